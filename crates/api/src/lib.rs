@@ -1,0 +1,184 @@
+//! The HTTP face of Signalons: the REST API under `/api/v1`, its OpenAPI contract, health
+//! probes and the PWA's static files, on one actix-web server.
+
+pub mod catalog;
+mod cursor;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod reports;
+
+use std::{net::TcpListener, path::PathBuf};
+
+use actix_web::{
+    App, HttpRequest, HttpResponse,
+    body::MessageBody,
+    dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse},
+    http::StatusCode,
+    web,
+};
+use signalons_db::DbPool;
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::ApiError;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: DbPool,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+/// Settings of the HTTP layer that do not belong to handlers.
+#[derive(Debug, Clone, Default)]
+pub struct HttpSettings {
+    /// The built PWA (`pwa/dist`), served at `/` when it exists.
+    pub pwa_dir: Option<PathBuf>,
+    /// Worker threads; `None` lets actix use one per core.
+    pub workers: Option<usize>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Signalons API",
+        description = "Report problems in public space and follow what the city does about them. \
+                       Errors are RFC 9457 problem+json documents with a stable `code`.",
+        license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
+    ),
+    tags(
+        (name = "reports", description = "Problems reported by residents and their public history"),
+        (name = "catalog", description = "Jurisdictions and the categories that can be reported"),
+        (name = "health", description = "Probes for load balancers"),
+    )
+)]
+struct ApiDoc;
+
+fn api_v1(config: &mut ServiceConfig) {
+    config.service(
+        scope::scope("/api/v1")
+            .service(reports::create_report)
+            .service(reports::list_reports)
+            .service(reports::get_report)
+            .service(reports::list_report_events)
+            .service(catalog::list_categories)
+            .service(catalog::list_jurisdictions),
+    );
+    config.service(health::healthz).service(health::readyz);
+}
+
+/// The OpenAPI 3.1 contract of the API, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(api_v1)
+        .split_for_parts();
+    api
+}
+
+/// The OpenAPI contract as committed in `openapi/openapi.json`: pretty JSON and a final newline.
+pub fn openapi_json() -> Result<String, serde_json::Error> {
+    openapi().to_pretty_json().map(|json| json + "\n")
+}
+
+fn path_error(error: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no such resource: {error}"),
+    )
+    .into()
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(
+        "not_found",
+        format!("nothing at {}", req.path()),
+    ))
+}
+
+const LANDING_PAGE: &str = include_str!("landing.html");
+
+async fn landing() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(LANDING_PAGE)
+}
+
+/// The whole application: API, documentation, probes and the PWA.
+pub fn app(
+    state: AppState,
+    settings: HttpSettings,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .app_data(web::Data::new(state))
+        .app_data(extract::payload_config())
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .configure(api_v1)
+        .split_for_parts();
+    let app = app
+        .wrap(TracingLogger::default())
+        .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", api))
+        .service(web::scope("/api").default_service(web::to(not_found)));
+    match settings
+        .pwa_dir
+        .filter(|dir| dir.join("index.html").is_file())
+    {
+        Some(dir) => {
+            // Client-side routes (`/reports/12`) load the app shell; it routes itself.
+            let index = dir.join("index.html");
+            let shell = actix_web::dev::fn_service(move |req: ServiceRequest| {
+                let index = index.clone();
+                async move {
+                    let file = actix_files::NamedFile::open_async(index).await?;
+                    let (req, _) = req.into_parts();
+                    let response = file.into_response(&req);
+                    Ok(ServiceResponse::new(req, response))
+                }
+            });
+            app.service(
+                actix_files::Files::new("/", dir)
+                    .index_file("index.html")
+                    .default_handler(shell),
+            )
+        }
+        None => app.service(web::resource("/").to(landing)),
+    }
+}
+
+/// Starts serving on `listener`; the returned server runs until stopped or signalled.
+pub fn serve(
+    listener: TcpListener,
+    state: AppState,
+    settings: HttpSettings,
+) -> std::io::Result<Server> {
+    let factory_settings = settings.clone();
+    let mut server =
+        actix_web::HttpServer::new(move || app(state.clone(), factory_settings.clone()))
+            .listen(listener)?;
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

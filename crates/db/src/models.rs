@@ -1,0 +1,137 @@
+//! Row structs (what a query returns) and insert structs (what a write takes), kept apart.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::{Point, schema::*};
+
+/// A category of problem residents can report (an Open311 service).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = categories, check_for_backend(diesel::pg::Pg))]
+pub struct Category {
+    pub id: i64,
+    pub jurisdiction_id: i64,
+    pub code: String,
+    pub name: String,
+    pub names: serde_json::Value,
+    pub description: String,
+    pub descriptions: serde_json::Value,
+    pub group_name: String,
+    pub dedup_group: String,
+    pub attributes: serde_json::Value,
+    pub default_priority: i16,
+    pub dedup_radius_m: i32,
+    pub dedup_window_days: i32,
+    pub allow_anonymous: bool,
+    pub active: bool,
+}
+
+/// A category together with the slug of its jurisdiction, for public listings.
+#[derive(Debug, Clone, Queryable)]
+pub struct CategoryInJurisdiction {
+    pub jurisdiction_slug: String,
+    pub category: Category,
+}
+
+/// A city as the public sees it, with the bounding box of its boundary.
+#[derive(Debug, Clone, Queryable)]
+pub struct JurisdictionSummary {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub locale: String,
+    pub time_zone: String,
+    pub west: f64,
+    pub south: f64,
+    pub east: f64,
+    pub north: f64,
+}
+
+/// A report as the public may see it (read from the `public_reports` view).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = public_reports, check_for_backend(diesel::pg::Pg))]
+pub struct PublicReport {
+    pub id: i64,
+    pub jurisdiction_id: i64,
+    pub jurisdiction_slug: String,
+    pub category_id: i64,
+    pub category_code: String,
+    pub category_name: String,
+    pub incident_id: i64,
+    pub location: Point,
+    pub location_accuracy_m: Option<f32>,
+    pub address: Option<String>,
+    pub description: String,
+    pub status: String,
+    pub priority: i16,
+    pub department_code: Option<String>,
+    pub department_name: Option<String>,
+    pub service_area_code: Option<String>,
+    pub service_area_name: Option<String>,
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// One entry of a report's public history.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = report_events, check_for_backend(diesel::pg::Pg))]
+pub struct ReportEvent {
+    pub id: i64,
+    pub report_id: i64,
+    pub kind: String,
+    pub status_from: Option<String>,
+    pub status_to: Option<String>,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new physical problem, opened by its first report.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = incidents)]
+pub struct NewIncident<'a> {
+    pub jurisdiction_id: i64,
+    pub category_id: i64,
+    pub dedup_group: &'a str,
+    pub location: Point,
+    pub status: &'a str,
+    pub priority: i16,
+    pub department_id: Option<i64>,
+    pub service_area_id: Option<i64>,
+    pub report_count: i32,
+}
+
+/// The columns of a new report that its incident does not decide.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = reports)]
+pub struct NewReport<'a> {
+    pub jurisdiction_id: i64,
+    pub category_id: i64,
+    pub incident_id: i64,
+    pub location: Point,
+    pub location_accuracy_m: Option<f32>,
+    pub address: Option<&'a str>,
+    pub description: &'a str,
+    pub attributes: serde_json::Value,
+    pub status: &'a str,
+    pub priority: i16,
+    pub department_id: Option<i64>,
+    pub service_area_id: Option<i64>,
+    pub source: &'a str,
+    pub contact_email: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    pub request_fingerprint: Option<&'a [u8]>,
+}
+
+/// A new entry in a report's history.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = report_events)]
+pub struct NewReportEvent<'a> {
+    pub report_id: i64,
+    pub kind: &'a str,
+    pub status_from: Option<&'a str>,
+    pub status_to: Option<&'a str>,
+    pub body: &'a str,
+    pub is_internal: bool,
+}

@@ -1,0 +1,193 @@
+//! Diesel's view of the tables created by the migrations in `migrations/`.
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    jurisdictions (id) {
+        id -> Int8,
+        slug -> Text,
+        name -> Text,
+        boundary -> Geometry,
+        locale -> Text,
+        time_zone -> Text,
+        default_department_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    departments (id) {
+        id -> Int8,
+        jurisdiction_id -> Int8,
+        code -> Text,
+        name -> Text,
+        names -> Jsonb,
+        channel -> Text,
+        channel_config -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    categories (id) {
+        id -> Int8,
+        jurisdiction_id -> Int8,
+        code -> Text,
+        name -> Text,
+        names -> Jsonb,
+        description -> Text,
+        descriptions -> Jsonb,
+        group_name -> Text,
+        dedup_group -> Text,
+        attributes -> Jsonb,
+        default_priority -> Int2,
+        dedup_radius_m -> Int4,
+        dedup_window_days -> Int4,
+        allow_anonymous -> Bool,
+        active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    service_areas (id) {
+        id -> Int8,
+        jurisdiction_id -> Int8,
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        priority -> Int4,
+        geom -> Geometry,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    routes (id) {
+        id -> Int8,
+        jurisdiction_id -> Int8,
+        category_id -> Nullable<Int8>,
+        dedup_group -> Nullable<Text>,
+        service_area_id -> Nullable<Int8>,
+        department_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    incidents (id) {
+        id -> Int8,
+        jurisdiction_id -> Int8,
+        category_id -> Int8,
+        dedup_group -> Text,
+        location -> Geography,
+        status -> Text,
+        priority -> Int2,
+        department_id -> Nullable<Int8>,
+        service_area_id -> Nullable<Int8>,
+        report_count -> Int4,
+        supporters_count -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        closed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    reports (id) {
+        id -> Int8,
+        jurisdiction_id -> Int8,
+        category_id -> Int8,
+        incident_id -> Int8,
+        location -> Geography,
+        location_accuracy_m -> Nullable<Float4>,
+        address -> Nullable<Text>,
+        description -> Text,
+        attributes -> Jsonb,
+        status -> Text,
+        priority -> Int2,
+        department_id -> Nullable<Int8>,
+        service_area_id -> Nullable<Int8>,
+        source -> Text,
+        contact_email -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        request_fingerprint -> Nullable<Bytea>,
+        external_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        closed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    report_events (id) {
+        id -> Int8,
+        report_id -> Int8,
+        kind -> Text,
+        status_from -> Nullable<Text>,
+        status_to -> Nullable<Text>,
+        body -> Text,
+        is_internal -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    /// The view that public endpoints read: no personal data is selectable through it.
+    public_reports (id) {
+        id -> Int8,
+        jurisdiction_id -> Int8,
+        jurisdiction_slug -> Text,
+        category_id -> Int8,
+        category_code -> Text,
+        category_name -> Text,
+        incident_id -> Int8,
+        location -> Geography,
+        location_accuracy_m -> Nullable<Float4>,
+        address -> Nullable<Text>,
+        description -> Text,
+        status -> Text,
+        priority -> Int2,
+        department_code -> Nullable<Text>,
+        department_name -> Nullable<Text>,
+        service_area_code -> Nullable<Text>,
+        service_area_name -> Nullable<Text>,
+        source -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        closed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(departments -> jurisdictions (jurisdiction_id));
+diesel::joinable!(categories -> jurisdictions (jurisdiction_id));
+diesel::joinable!(service_areas -> jurisdictions (jurisdiction_id));
+diesel::joinable!(routes -> departments (department_id));
+diesel::joinable!(reports -> incidents (incident_id));
+diesel::joinable!(reports -> categories (category_id));
+diesel::joinable!(report_events -> reports (report_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    jurisdictions,
+    departments,
+    categories,
+    service_areas,
+    routes,
+    incidents,
+    reports,
+    report_events,
+    public_reports,
+);

@@ -1,0 +1,513 @@
+//! The Boston demo city: its catalog (`catalog.toml`), the 26 neighborhoods as service areas,
+//! and the real 311 cases of January–April 2015 as historical reports. Loading is idempotent.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
+
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+use signalons_db::{
+    AsyncPgConnection, QueryResult,
+    catalog::routing_rules,
+    import::{
+        CategorySeed, DepartmentSeed, HistoricalReport, JurisdictionSeed, ServiceAreaSeed,
+        insert_historical_reports, place_many, set_default_department, upsert_category,
+        upsert_category_route, upsert_department, upsert_jurisdiction, upsert_service_area,
+    },
+};
+use signalons_domain::{
+    Description, ReportStatus,
+    routing::{RoutingQuestion, choose_department},
+};
+
+/// The file names inside the demo directory.
+pub const CATALOG_FILE: &str = "catalog.toml";
+pub const NEIGHBORHOODS_FILE: &str = "neighborhoods.geojson";
+pub const CASES_FILE: &str = "requests-2015-01-to-04.csv";
+
+/// Boston's placeholder for "no location" (City Hall); not a real position.
+const PLACEHOLDER: (f64, f64) = (42.3594, -71.0587);
+const BATCH: usize = 2000;
+
+/// Why the demo could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid catalog: {source}")]
+    Catalog {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{path} is not valid GeoJSON: {detail}")]
+    GeoJson { path: PathBuf, detail: String },
+    #[error("{path}: {source}")]
+    Csv { path: PathBuf, source: csv::Error },
+    #[error("catalog: {0}")]
+    Inconsistent(String),
+    #[error("database: {0}")]
+    Database(#[from] signalons_db::DbError),
+}
+
+/// `catalog.toml`: the city, its departments and categories, and which Boston case types map to
+/// which category.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    pub jurisdiction: JurisdictionEntry,
+    pub departments: Vec<DepartmentEntry>,
+    pub categories: Vec<CategoryEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JurisdictionEntry {
+    pub slug: String,
+    pub name: String,
+    pub locale: String,
+    pub time_zone: String,
+    pub default_department: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentEntry {
+    pub code: String,
+    pub name: String,
+    pub name_fr: String,
+    pub channel: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryEntry {
+    pub code: String,
+    pub name: String,
+    pub name_fr: String,
+    pub description: String,
+    pub description_fr: String,
+    pub group: String,
+    pub dedup_group: String,
+    pub department: String,
+    pub default_priority: i16,
+    pub dedup_radius_m: i32,
+    pub dedup_window_days: i32,
+    pub allow_anonymous: bool,
+    pub boston_types: Vec<String>,
+}
+
+fn read(path: &Path) -> Result<String, DemoError> {
+    std::fs::read_to_string(path).map_err(|source| DemoError::Read {
+        path: path.into(),
+        source,
+    })
+}
+
+impl Catalog {
+    pub fn load(dir: &Path) -> Result<Self, DemoError> {
+        let path = dir.join(CATALOG_FILE);
+        toml::from_str(&read(&path)?).map_err(|source| DemoError::Catalog {
+            path,
+            source: Box::new(source),
+        })
+    }
+
+    /// The category code of each Boston case type.
+    fn category_of_type(&self) -> HashMap<&str, &str> {
+        self.categories
+            .iter()
+            .flat_map(|c| c.boston_types.iter().map(|t| (t.as_str(), c.code.as_str())))
+            .collect()
+    }
+}
+
+/// A neighborhood polygon.
+#[derive(Debug, Clone)]
+pub struct Neighborhood {
+    pub code: String,
+    pub name: String,
+    /// The GeoJSON geometry, as text.
+    pub geometry: String,
+}
+
+/// `neighborhood-name` from `Neighborhood Name`.
+fn slug(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').to_owned()
+}
+
+/// The neighborhoods of `neighborhoods.geojson`.
+pub fn load_neighborhoods(dir: &Path) -> Result<Vec<Neighborhood>, DemoError> {
+    let path = dir.join(NEIGHBORHOODS_FILE);
+    let invalid = |detail: &str| DemoError::GeoJson {
+        path: path.clone(),
+        detail: detail.into(),
+    };
+    let document: serde_json::Value =
+        serde_json::from_str(&read(&path)?).map_err(|e| invalid(&e.to_string()))?;
+    let features = document["features"]
+        .as_array()
+        .ok_or_else(|| invalid("no features"))?;
+    features
+        .iter()
+        .map(|feature| {
+            let name = feature["properties"]["Name"]
+                .as_str()
+                .ok_or_else(|| invalid("a feature has no Name"))?;
+            let geometry = &feature["geometry"];
+            if !matches!(geometry["type"].as_str(), Some("Polygon" | "MultiPolygon")) {
+                return Err(invalid("a neighborhood is not a polygon"));
+            }
+            Ok(Neighborhood {
+                code: slug(name),
+                name: name.to_owned(),
+                geometry: geometry.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// One row of the Boston 311 CSV, as far as the demo needs it.
+#[derive(Debug, Deserialize)]
+struct CaseRow {
+    case_enquiry_id: String,
+    open_dt: String,
+    closed_dt: String,
+    case_status: String,
+    closure_reason: String,
+    case_title: String,
+    #[serde(rename = "type")]
+    case_type: String,
+    location: String,
+    latitude: String,
+    longitude: String,
+}
+
+/// A Boston case ready to load, before routing.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    pub category: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: Option<String>,
+    pub title: String,
+    pub status: ReportStatus,
+    pub opened_at: NaiveDateTime,
+    pub closed_at: Option<NaiveDateTime>,
+    pub closure_reason: String,
+}
+
+fn parse_local_time(text: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S").ok()
+}
+
+fn collapse_spaces(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether a crew closed the case as a duplicate of another.
+pub fn closed_as_duplicate(closure_reason: &str) -> bool {
+    closure_reason.to_ascii_lowercase().contains("duplicate")
+}
+
+impl Case {
+    fn from_row(row: CaseRow, category_of_type: &HashMap<&str, &str>) -> Option<Self> {
+        let category = (*category_of_type.get(row.case_type.as_str())?).to_owned();
+        let latitude = row.latitude.trim().parse::<f64>().ok()?;
+        let longitude = row.longitude.trim().parse::<f64>().ok()?;
+        if (latitude, longitude) == PLACEHOLDER {
+            return None;
+        }
+        let opened_at = parse_local_time(&row.open_dt)?;
+        let closed_at = parse_local_time(&row.closed_dt).filter(|closed| *closed >= opened_at);
+        let closed = row.case_status.eq_ignore_ascii_case("closed") && closed_at.is_some();
+        let status = match (closed, closed_as_duplicate(&row.closure_reason)) {
+            (false, _) => ReportStatus::Submitted,
+            (true, true) => ReportStatus::Duplicate,
+            (true, false) => ReportStatus::Resolved,
+        };
+        let address = Some(collapse_spaces(&row.location)).filter(|a| !a.is_empty());
+        Some(Self {
+            id: row.case_enquiry_id.trim().to_owned(),
+            category,
+            latitude,
+            longitude,
+            address: address.map(|a| a.chars().take(300).collect()),
+            title: collapse_spaces(&row.case_title),
+            status,
+            opened_at,
+            closed_at: closed_at.filter(|_| closed),
+            closure_reason: collapse_spaces(&row.closure_reason),
+        })
+    }
+}
+
+/// The located cases of the catalog's categories, in file (time) order.
+pub fn load_cases(dir: &Path, catalog: &Catalog) -> Result<Vec<Case>, DemoError> {
+    let path = dir.join(CASES_FILE);
+    let category_of_type = catalog.category_of_type();
+    let mut reader = csv::Reader::from_path(&path).map_err(|source| DemoError::Csv {
+        path: path.clone(),
+        source,
+    })?;
+    let mut cases = Vec::new();
+    for row in reader.deserialize::<CaseRow>() {
+        let row = row.map_err(|source| DemoError::Csv {
+            path: path.clone(),
+            source,
+        })?;
+        cases.extend(Case::from_row(row, &category_of_type));
+    }
+    Ok(cases)
+}
+
+/// What loading the demo did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DemoSummary {
+    pub jurisdiction_id: i64,
+    pub departments: usize,
+    pub categories: usize,
+    pub service_areas: usize,
+    pub cases_read: usize,
+    pub reports_inserted: usize,
+}
+
+/// Loads the catalog and the neighborhoods (not the cases) and returns the jurisdiction's id
+/// with the category ids by code.
+pub async fn load_catalog(
+    conn: &mut AsyncPgConnection,
+    catalog: &Catalog,
+    neighborhoods: &[Neighborhood],
+    summary: &mut DemoSummary,
+) -> Result<HashMap<String, (i64, i16)>, DemoError> {
+    let city = &catalog.jurisdiction;
+    let boundary: Vec<String> = neighborhoods.iter().map(|n| n.geometry.clone()).collect();
+    let jurisdiction = upsert_jurisdiction(
+        conn,
+        &JurisdictionSeed {
+            slug: &city.slug,
+            name: &city.name,
+            locale: &city.locale,
+            time_zone: &city.time_zone,
+        },
+        &boundary,
+    )
+    .await?;
+    summary.jurisdiction_id = jurisdiction;
+    for area in neighborhoods {
+        let seed = ServiceAreaSeed {
+            code: &area.code,
+            name: &area.name,
+            kind: "neighborhood",
+            priority: 0,
+            geojson: &area.geometry,
+        };
+        upsert_service_area(conn, jurisdiction, &seed).await?;
+    }
+    summary.service_areas = neighborhoods.len();
+
+    let mut departments = HashMap::new();
+    for entry in &catalog.departments {
+        let seed = DepartmentSeed {
+            code: &entry.code,
+            name: &entry.name,
+            names: serde_json::json!({ "en": entry.name, "fr": entry.name_fr }),
+            channel: &entry.channel,
+        };
+        departments.insert(
+            entry.code.as_str(),
+            upsert_department(conn, jurisdiction, &seed).await?,
+        );
+    }
+    summary.departments = departments.len();
+    let department = |code: &str| {
+        departments
+            .get(code)
+            .copied()
+            .ok_or_else(|| DemoError::Inconsistent(format!("unknown department {code}")))
+    };
+    set_default_department(conn, jurisdiction, department(&city.default_department)?).await?;
+
+    let mut categories = HashMap::new();
+    for entry in &catalog.categories {
+        let seed = CategorySeed {
+            code: &entry.code,
+            name: &entry.name,
+            names: serde_json::json!({ "en": entry.name, "fr": entry.name_fr }),
+            description: &entry.description,
+            descriptions: serde_json::json!({ "en": entry.description, "fr": entry.description_fr }),
+            group_name: &entry.group,
+            dedup_group: &entry.dedup_group,
+            default_priority: entry.default_priority,
+            dedup_radius_m: entry.dedup_radius_m,
+            dedup_window_days: entry.dedup_window_days,
+            allow_anonymous: entry.allow_anonymous,
+        };
+        let id = upsert_category(conn, jurisdiction, &seed).await?;
+        upsert_category_route(conn, jurisdiction, id, department(&entry.department)?).await?;
+        categories.insert(entry.code.clone(), (id, entry.default_priority));
+    }
+    summary.categories = categories.len();
+    Ok(categories)
+}
+
+/// Loads the historical cases, routed by the same rules as new reports.
+pub async fn load_history(
+    conn: &mut AsyncPgConnection,
+    jurisdiction: i64,
+    categories: &HashMap<String, (i64, i16)>,
+    dedup_groups: &HashMap<String, String>,
+    cases: &[Case],
+) -> QueryResult<usize> {
+    let (rules, default_department) = routing_rules(conn, jurisdiction).await?;
+    let mut inserted = 0;
+    for batch in cases.chunks(BATCH) {
+        let points: Vec<(f64, f64)> = batch.iter().map(|c| (c.longitude, c.latitude)).collect();
+        let areas = place_many(conn, jurisdiction, &points).await?;
+        let reports: Vec<HistoricalReport> = batch
+            .iter()
+            .zip(areas)
+            .filter_map(|(case, area)| {
+                let (category_id, priority) = *categories.get(&case.category)?;
+                let dedup_group = dedup_groups.get(&case.category)?;
+                let question = RoutingQuestion {
+                    category_id,
+                    dedup_group,
+                    service_area_id: area,
+                };
+                let description = Description::new(&case.title).unwrap_or_default();
+                Some(HistoricalReport {
+                    external_id: case.id.clone(),
+                    category_id,
+                    longitude: case.longitude,
+                    latitude: case.latitude,
+                    address: case.address.clone(),
+                    description: description.as_str().to_owned(),
+                    status: case.status.as_str(),
+                    priority,
+                    department_id: choose_department(&rules, question, default_department),
+                    service_area_id: area,
+                    opened_at: case.opened_at,
+                    closed_at: case.closed_at,
+                    closure_note: case.closure_reason.chars().take(4000).collect(),
+                })
+            })
+            .collect();
+        inserted += insert_historical_reports(conn, jurisdiction, &reports).await?;
+    }
+    Ok(inserted)
+}
+
+/// Loads the whole demo from `dir`; `with_history` adds the 2015 cases.
+pub async fn load(
+    conn: &mut AsyncPgConnection,
+    dir: &Path,
+    with_history: bool,
+) -> Result<DemoSummary, DemoError> {
+    let catalog = Catalog::load(dir)?;
+    let neighborhoods = load_neighborhoods(dir)?;
+    let mut summary = DemoSummary::default();
+    let categories = load_catalog(conn, &catalog, &neighborhoods, &mut summary).await?;
+    if with_history {
+        let cases = load_cases(dir, &catalog)?;
+        summary.cases_read = cases.len();
+        let dedup_groups = catalog
+            .categories
+            .iter()
+            .map(|c| (c.code.clone(), c.dedup_group.clone()))
+            .collect();
+        summary.reports_inserted = load_history(
+            conn,
+            summary.jurisdiction_id,
+            &categories,
+            &dedup_groups,
+            &cases,
+        )
+        .await?;
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/boston-2015")
+    }
+
+    #[test]
+    fn slugs_are_url_safe() {
+        assert_eq!(slug("Fenway / Kenmore"), "fenway-kenmore");
+        assert_eq!(slug("South Boston Waterfront"), "south-boston-waterfront");
+    }
+
+    #[test]
+    fn the_committed_catalog_is_consistent() {
+        let catalog = Catalog::load(&demo_dir()).unwrap();
+        let departments: Vec<_> = catalog
+            .departments
+            .iter()
+            .map(|d| d.code.as_str())
+            .collect();
+        assert!(departments.contains(&catalog.jurisdiction.default_department.as_str()));
+        let mut types = std::collections::HashSet::new();
+        for category in &catalog.categories {
+            assert!(
+                signalons_domain::CategoryCode::new(&category.code).is_ok(),
+                "{}",
+                category.code
+            );
+            assert!(
+                departments.contains(&category.department.as_str()),
+                "{}",
+                category.code
+            );
+            assert!((1..=5).contains(&category.default_priority));
+            for t in &category.boston_types {
+                assert!(types.insert(t.clone()), "type {t} mapped twice");
+            }
+        }
+    }
+
+    #[test]
+    fn the_26_neighborhoods_load_with_unique_codes() {
+        let areas = load_neighborhoods(&demo_dir()).unwrap();
+        assert_eq!(areas.len(), 26);
+        let codes: std::collections::HashSet<_> = areas.iter().map(|a| &a.code).collect();
+        assert_eq!(codes.len(), 26);
+    }
+
+    #[test]
+    fn cases_skip_the_city_hall_placeholder_and_map_statuses() {
+        let catalog = Catalog::load(&demo_dir()).unwrap();
+        let cases = load_cases(&demo_dir(), &catalog).unwrap();
+        assert!(cases.len() > 15_000, "{} cases", cases.len());
+        assert!(
+            cases
+                .iter()
+                .all(|c| (c.latitude, c.longitude) != PLACEHOLDER)
+        );
+        assert!(cases.iter().any(|c| c.status == ReportStatus::Duplicate));
+        assert!(cases.iter().any(|c| c.status == ReportStatus::Submitted));
+        assert!(
+            cases
+                .iter()
+                .filter(|c| c.status.is_closed())
+                .all(|c| c.closed_at.is_some())
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! Loading outside data into Signalons. Today: the Boston 2015 demo city.
+
+pub mod boston;

@@ -1,0 +1,150 @@
+//! Typed configuration: defaults, then an optional TOML file, then `SIGNALONS_*` variables.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// Everything the `signalons` binary can be told.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// PostgreSQL + PostGIS connection string (`SIGNALONS_DATABASE_URL`).
+    pub database_url: String,
+    /// Address the HTTP server listens on, as host:port (`SIGNALONS_BIND`).
+    pub bind: SocketAddr,
+    /// Most database connections the server holds (`SIGNALONS_DATABASE_POOL_SIZE`).
+    pub database_pool_size: usize,
+    /// HTTP worker threads; 0 means one per core (`SIGNALONS_HTTP_WORKERS`).
+    pub http_workers: usize,
+    /// The built PWA, served at `/` when present (`SIGNALONS_PWA_DIR`).
+    pub pwa_dir: PathBuf,
+    /// The Boston demo data loaded by `seed demo` (`SIGNALONS_DEMO_DIR`).
+    pub demo_dir: PathBuf,
+    /// Log filter in `tracing` syntax (`SIGNALONS_LOG`).
+    pub log: String,
+    /// `text` for people, `json` for log collectors (`SIGNALONS_LOG_FORMAT`).
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "postgres://postgres@127.0.0.1:5432/signalons".to_owned(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_pool_size: 16,
+            http_workers: 0,
+            pwa_dir: PathBuf::from("pwa/dist"),
+            demo_dir: PathBuf::from("data/boston-2015"),
+            log: "info".to_owned(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl Config {
+    /// Layers the defaults, `file` (or `signalons.toml` when it exists) and the environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        match file {
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file("signalons.toml")),
+        }
+        figment
+            .merge(Env::prefixed("SIGNALONS_").ignore(&["config"]))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The database URL with any password replaced, fit for logs.
+    pub fn redacted_database_url(&self) -> String {
+        redact_password(&self.database_url)
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    // Secrets never reach logs, even through a debug print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &self.redacted_database_url())
+            .field("bind", &self.bind)
+            .field("database_pool_size", &self.database_pool_size)
+            .field("http_workers", &self.http_workers)
+            .field("pwa_dir", &self.pwa_dir)
+            .field("demo_dir", &self.demo_dir)
+            .field("log", &self.log)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_password("postgres://app:s3cret@db:5432/signalons"),
+            "postgres://app:***@db:5432/signalons"
+        );
+        assert_eq!(
+            redact_password("postgres://app@db/x"),
+            "postgres://app@db/x"
+        );
+        let config = Config {
+            database_url: "postgres://a:b@c/d".into(),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains(":b@"));
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("custom.toml", "bind = \"127.0.0.1:9000\"\nlog = \"debug\"")?;
+            jail.set_env("SIGNALONS_LOG", "warn");
+            let config = Config::load(Some(std::path::Path::new("custom.toml")))
+                .map_err(|e| e.to_string())?;
+            assert_eq!(config.bind.port(), 9000, "file overrides defaults");
+            assert_eq!(config.log, "warn", "environment overrides the file");
+            assert_eq!(config.database_pool_size, 16, "defaults fill the rest");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "bnid = \"127.0.0.1:9000\"")?;
+            assert!(Config::load(Some(std::path::Path::new("bad.toml"))).is_err());
+            jail.create_file("bad2.toml", "bind = \"not an address\"")?;
+            assert!(Config::load(Some(std::path::Path::new("bad2.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,152 @@
+//! `signalons`: run the server and operate its database.
+
+mod config;
+
+use std::{net::TcpListener, path::PathBuf, time::Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use signalons_api::{AppState, HttpSettings};
+use signalons_db::migrations::{self, Direction};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, LogFormat};
+
+/// Signalons: residents report problems in public space; the city fixes them in the open.
+#[derive(Debug, Parser)]
+#[command(name = "signalons", version)]
+struct Cli {
+    /// A TOML configuration file (default: ./signalons.toml when it exists). `SIGNALONS_*`
+    /// variables override it.
+    #[arg(long, global = true, env = "SIGNALONS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API, its documentation and the PWA.
+    Serve,
+    /// Apply pending database migrations.
+    Migrate {
+        /// Revert every migration instead (drops all Signalons tables).
+        #[arg(long)]
+        down_all: bool,
+    },
+    /// Load data.
+    Seed {
+        #[command(subcommand)]
+        what: Seed,
+    },
+    /// Print the OpenAPI 3.1 contract as JSON.
+    Openapi {
+        /// Write it to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Seed {
+    /// The Boston 2015 demo city: catalog, neighborhoods and historical cases. Idempotent.
+    Demo {
+        /// Load the catalog and neighborhoods only, not the 2015 cases.
+        #[arg(long)]
+        without_history: bool,
+    },
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::Openapi { output } = &cli.command {
+        let json = signalons_api::openapi_json()?;
+        return match output {
+            Some(path) => {
+                std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
+            }
+            None => {
+                use std::io::Write;
+                std::io::stdout()
+                    .write_all(json.as_bytes())
+                    .context("writing to stdout")
+            }
+        };
+    }
+    let config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
+    init_logging(&config);
+    // A multi-thread runtime: the migration harness blocks and must not run on actix's
+    // current-thread one; actix's server runs fine on it too.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli.command, config))
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate { down_all } => {
+            let direction = if down_all {
+                Direction::DownAll
+            } else {
+                Direction::Up
+            };
+            let versions = migrations::run(&config.database_url, direction)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))
+                .with_context(|| format!("migrating {}", config.redacted_database_url()))?;
+            tracing::info!(?direction, ?versions, "migrations done");
+            Ok(())
+        }
+        Command::Seed {
+            what: Seed::Demo { without_history },
+        } => {
+            let started = Instant::now();
+            let pool = signalons_db::build_pool(&config.database_url, 1)?;
+            let mut conn = pool.get().await.context("connecting to the database")?;
+            let summary =
+                signalons_import::boston::load(&mut conn, &config.demo_dir, !without_history)
+                    .await
+                    .with_context(|| {
+                        format!("loading the demo from {}", config.demo_dir.display())
+                    })?;
+            tracing::info!(
+                ?summary,
+                seconds = started.elapsed().as_secs_f64(),
+                "Boston demo loaded"
+            );
+            Ok(())
+        }
+        Command::Openapi { .. } => Ok(()),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let pool = signalons_db::build_pool(&config.database_url, config.database_pool_size)?;
+    let listener = TcpListener::bind(config.bind)
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    tracing::info!(
+        address = %config.bind,
+        database = %config.redacted_database_url(),
+        "serving on http://{}",
+        config.bind
+    );
+    let settings = HttpSettings {
+        pwa_dir: Some(config.pwa_dir.clone()),
+        workers: (config.http_workers > 0).then_some(config.http_workers),
+    };
+    signalons_api::serve(listener, AppState { pool }, settings)?.await?;
+    Ok(())
+}
