@@ -72,7 +72,8 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(reports::get_report)
             .service(reports::list_report_events)
             .service(catalog::list_categories)
-            .service(catalog::list_jurisdictions),
+            .service(catalog::list_jurisdictions)
+            .default_service(web::to(not_found)),
     );
     config.service(health::healthz).service(health::readyz);
 }

@@ -1,0 +1,103 @@
+//! The `signalons` binary as operators run it: configured by environment, migrate then serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use signalons_test_support::TestDatabase;
+
+fn signalons(db: &TestDatabase) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_signalons"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SIGNALONS_DATABASE_URL", &db.url)
+        .env("SIGNALONS_LOG", "warn")
+        .current_dir(std::env::temp_dir());
+    command
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn migrate_then_serve_from_environment_configuration() {
+    let db = TestDatabase::blank().await;
+    let status = signalons(&db).arg("migrate").status().unwrap();
+    assert!(status.success());
+
+    let port = free_port();
+    let _server = KillOnDrop(
+        signalons(&db)
+            .arg("serve")
+            .env("SIGNALONS_BIND", format!("127.0.0.1:{port}"))
+            .env("SIGNALONS_HTTP_WORKERS", "1")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let ready = loop {
+        match client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+        {
+            Ok(response) => break response,
+            Err(_) if started.elapsed() < Duration::from_secs(20) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(error) => panic!("the server never answered: {error}"),
+        }
+    };
+    assert_eq!(ready.status(), reqwest::StatusCode::OK);
+    let landing = client
+        .get(format!("http://127.0.0.1:{port}/"))
+        .send()
+        .await
+        .unwrap();
+    assert!(landing.text().await.unwrap().contains("Signalons"));
+}
+
+#[tokio::test]
+async fn a_bad_configuration_stops_with_a_clear_message() {
+    let db = TestDatabase::blank().await;
+    let output = signalons(&db)
+        .arg("serve")
+        .env("SIGNALONS_BIND", "nowhere")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid configuration"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("bind"), "{stderr}");
+}
+
+#[test]
+fn openapi_prints_the_contract_without_a_database() {
+    let output = Command::new(env!("CARGO_BIN_EXE_signalons"))
+        .arg("openapi")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let contract: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(contract["openapi"], "3.1.0");
+}
