@@ -127,6 +127,7 @@ mod tests {
     #[test]
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_file("custom.toml", "bind = \"127.0.0.1:9000\"\nlog = \"debug\"")?;
             jail.set_env("SIGNALONS_LOG", "warn");
             let config = Config::load(Some(std::path::Path::new("custom.toml")))
@@ -141,6 +142,7 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_file("bad.toml", "bnid = \"127.0.0.1:9000\"")?;
             assert!(Config::load(Some(std::path::Path::new("bad.toml"))).is_err());
             jail.create_file("bad2.toml", "bind = \"not an address\"")?;

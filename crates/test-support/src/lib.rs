@@ -19,7 +19,7 @@ use tokio::sync::OnceCell;
 
 /// The server the tests create databases on (any database there to connect to).
 pub fn admin_url() -> String {
-    std::env::var("SIGNALONS_TEST_DATABASE_URL")
+    std::env::var("TEST_PG_ADMIN_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Shared set-up for run.sh and test.sh: makes sure PostgreSQL with PostGIS is installed and
+# running on 127.0.0.1:5432. Idempotent: does nothing that is already done.
+set -euo pipefail
+
+PG_HOST=${PGHOST:-127.0.0.1}
+PG_PORT=${PGPORT:-5432}
+PG_USER=${PGUSER:-postgres}
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  log "installing $*"
+  export DEBIAN_FRONTEND=noninteractive
+  # A stale package list is the usual reason an install fails on a fresh machine.
+  if ! as_root apt-get install -y -qq "$@" >/dev/null 2>&1; then
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq "$@" >/dev/null
+  fi
+}
+
+pg_major() {
+  ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1
+}
+
+ensure_postgres() {
+  if [ -z "$(pg_major)" ]; then
+    apt_install postgresql postgresql-contrib
+  fi
+  local major
+  major=$(pg_major)
+  if [ ! -f "/usr/share/postgresql/$major/extension/postgis.control" ]; then
+    apt_install "postgresql-$major-postgis-3"
+  fi
+  if ! pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; then
+    log "starting PostgreSQL $major"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$major" main start || true
+    for _ in $(seq 1 30); do
+      pg_isready -q -h "$PG_HOST" -p "$PG_PORT" && break
+      sleep 1
+    done
+  fi
+  pg_isready -q -h "$PG_HOST" -p "$PG_PORT" || { log "PostgreSQL is not answering on $PG_HOST:$PG_PORT"; exit 1; }
+}
+
+ensure_database() {
+  local name=$1
+  if ! psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+    log "creating database $name"
+    psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qc "CREATE DATABASE \"$name\""
+  fi
+}
+
+ensure_rust() {
+  command -v cargo >/dev/null || { log "cargo is required: install Rust from your distribution or rustup"; exit 1; }
+}

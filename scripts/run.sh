@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs Signalons with the Boston demo on http://127.0.0.1:8080 (SIGNALONS_BIND to change).
+# Installs PostGIS if missing, starts PostgreSQL if needed, creates the database, migrates,
+# loads the demo (idempotent) and serves the API, its documentation and the PWA.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_rust
+ensure_postgres
+database=${SIGNALONS_DATABASE:-signalons}
+export SIGNALONS_DATABASE_URL=${SIGNALONS_DATABASE_URL:-postgres://$PG_USER@$PG_HOST:$PG_PORT/$database}
+ensure_database "$database"
+
+log "building (release)"
+cargo build --release --locked -q -p signalons-server
+bin=target/release/signalons
+
+log "migrating"
+"$bin" migrate
+log "loading the Boston demo"
+"$bin" seed demo
+log "serving on http://${SIGNALONS_BIND:-127.0.0.1:8080}"
+exec "$bin" serve
