@@ -8,9 +8,10 @@ source scripts/lib.sh
 
 ensure_rust
 ensure_postgres
-database=${SIGNALONS_DATABASE:-signalons}
-export SIGNALONS_DATABASE_URL=${SIGNALONS_DATABASE_URL:-postgres://$PG_USER@$PG_HOST:$PG_PORT/$database}
-ensure_database "$database"
+export SIGNALONS_DATABASE_URL=${SIGNALONS_DATABASE_URL:-postgres://$PG_USER@$PG_HOST:$PG_PORT/signalons}
+# The database named at the end of the URL is created on the local server when missing.
+database=${SIGNALONS_DATABASE_URL##*/}
+ensure_database "${database%%\?*}"
 
 log "building (release)"
 cargo build --release --locked -q -p signalons-server
