@@ -6,7 +6,10 @@ mod cursor;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod incidents;
 pub mod reports;
+pub mod routing;
+pub mod submission;
 
 use std::{net::TcpListener, path::PathBuf};
 
@@ -58,6 +61,7 @@ pub struct HttpSettings {
     ),
     tags(
         (name = "reports", description = "Problems reported by residents and their public history"),
+        (name = "incidents", description = "The problems behind reports: duplicates share one, residents support it"),
         (name = "catalog", description = "Jurisdictions and the categories that can be reported"),
         (name = "health", description = "Probes for load balancers"),
     )
@@ -69,9 +73,13 @@ fn api_v1(config: &mut ServiceConfig) {
         scope::scope("/api/v1")
             .service(reports::create_report)
             .service(reports::list_reports)
+            .service(reports::find_duplicates)
             .service(reports::get_report)
             .service(reports::list_report_events)
             .service(catalog::list_categories)
+            .service(incidents::get_incident)
+            .service(incidents::support_incident)
+            .service(routing::preview_routing)
             .service(catalog::list_jurisdictions)
             .default_service(web::to(not_found)),
     );

@@ -3,17 +3,15 @@
 use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use signalons_db::{
-    DatabaseErrorKind, DbError,
-    catalog::{self, Placement},
-    models::{NewReport, PublicReport, ReportEvent as EventRow},
+    incidents,
+    models::{PublicReport, ReportEvent as EventRow},
     reports::{self as report_queries, AreaFilter, ReportFilter},
 };
 use signalons_domain::{
     Address, BoundingBox, CategoryCode, ContactEmail, Description, GeoPoint, IdempotencyKey,
     Latitude, Longitude, PageSize, RadiusMetres, ReportSource, ReportStatus, Violation,
-    routing::{RoutingQuestion, choose_department},
+    dedup::{self, MatchReason},
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -21,6 +19,7 @@ use crate::{
     AppState, cursor,
     error::{ApiError, FieldError, Problem},
     extract::{JsonBody, QueryParams},
+    submission::{self, ReportDraft, ScoredCandidate, SubmitError},
 };
 
 /// Header a client sets so that retrying a create never makes a second report.
@@ -62,25 +61,19 @@ pub struct CreateReport {
     pub source: Option<ReportSource>,
 }
 
-/// A [`CreateReport`] whose every field has been checked.
-struct ValidReport {
-    category: CategoryCode,
-    position: GeoPoint,
-    accuracy_m: Option<f32>,
-    address: Option<Address>,
-    description: Description,
-    contact_email: Option<ContactEmail>,
-    source: ReportSource,
-}
-
-fn check<T>(field: &str, result: Result<T, Violation>, errors: &mut Vec<FieldError>) -> Option<T> {
+pub(crate) fn check<T>(
+    field: &str,
+    result: Result<T, Violation>,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
     result
         .map_err(|violation| errors.push(FieldError::new(field, violation)))
         .ok()
 }
 
 impl CreateReport {
-    fn validate(&self) -> Result<ValidReport, ApiError> {
+    /// Checks every field; all the invalid ones are reported at once.
+    pub fn validate(&self) -> Result<ReportDraft, ApiError> {
         let mut errors = Vec::new();
         let category = check("category", CategoryCode::new(&self.category), &mut errors);
         let latitude = check("latitude", Latitude::new(self.latitude), &mut errors);
@@ -143,7 +136,7 @@ impl CreateReport {
                 Some(address),
                 Some(description),
                 Some(contact_email),
-            ) if errors.is_empty() => Ok(ValidReport {
+            ) if errors.is_empty() => Ok(ReportDraft {
                 category,
                 position: GeoPoint::new(latitude, longitude),
                 accuracy_m,
@@ -154,23 +147,6 @@ impl CreateReport {
             }),
             _ => Err(ApiError::invalid_body(errors)),
         }
-    }
-}
-
-impl ValidReport {
-    /// A digest of what was asked, to tell an honest retry from a reused key.
-    fn fingerprint(&self) -> Vec<u8> {
-        let canonical = serde_json::json!([
-            self.category.as_str(),
-            self.position.lat(),
-            self.position.lon(),
-            self.accuracy_m,
-            self.address.as_ref().map(Address::as_str),
-            self.description.as_str(),
-            self.contact_email.as_ref().map(ContactEmail::as_str),
-            self.source.as_str(),
-        ]);
-        Sha256::digest(canonical.to_string().as_bytes()).to_vec()
     }
 }
 
@@ -268,27 +244,6 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError
     IdempotencyKey::new(text).map(Some).map_err(invalid)
 }
 
-/// What an earlier request with the same key made, if any: the same request gets the same
-/// report; a different request with the same key is refused.
-async fn replay(
-    conn: &mut signalons_db::AsyncPgConnection,
-    placement: Placement,
-    key: &IdempotencyKey,
-    fingerprint: &[u8],
-) -> Result<Option<i64>, ApiError> {
-    let earlier =
-        report_queries::find_by_idempotency_key(conn, placement.jurisdiction_id, key.as_str())
-            .await?;
-    match earlier {
-        None => Ok(None),
-        Some((id, Some(stored))) if stored == fingerprint => Ok(Some(id)),
-        Some(_) => Err(ApiError::unprocessable(
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used for a different report",
-        )),
-    }
-}
-
 async fn load_report(
     conn: &mut signalons_db::AsyncPgConnection,
     id: i64,
@@ -299,33 +254,104 @@ async fn load_report(
         .try_into()
 }
 
-fn created_response(report: Report, replayed: bool) -> HttpResponse {
-    let location = format!("/api/v1/reports/{}", report.id);
-    if replayed {
-        HttpResponse::Ok()
-            .insert_header((actix_web::http::header::LOCATION, location))
-            .insert_header((IDEMPOTENT_REPLAYED, "true"))
-            .json(report)
-    } else {
-        HttpResponse::Created()
-            .insert_header((actix_web::http::header::LOCATION, location))
-            .json(report)
+/// One open incident that may be the problem being reported.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicateCandidate {
+    pub incident_id: i64,
+    pub category: Named,
+    pub status: ReportStatus,
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Metres from the submitted position.
+    pub distance_m: f64,
+    pub address: Option<String>,
+    /// The first report's description.
+    pub description: String,
+    /// When the problem was first reported.
+    pub reported_at: DateTime<Utc>,
+    pub report_count: i32,
+    pub supporters_count: i32,
+    /// Confidence that it is the same problem, 0 to 1.25; 0.8 and above links automatically.
+    pub score: f64,
+    /// Why it was proposed.
+    pub reasons: Vec<MatchReason>,
+}
+
+impl DuplicateCandidate {
+    fn from_scored(candidate: ScoredCandidate) -> Result<Self, ApiError> {
+        let incident = candidate.incident;
+        Ok(Self {
+            incident_id: incident.id,
+            category: Named {
+                code: incident.category_code,
+                name: incident.category_name,
+            },
+            status: incident
+                .status
+                .parse()
+                .map_err(|e: Violation| ApiError::internal(&e))?,
+            latitude: incident.location.y,
+            longitude: incident.location.x,
+            distance_m: (candidate.assessment.distance_m * 10.0).round() / 10.0,
+            address: incident.address,
+            description: incident.summary,
+            reported_at: incident.created_at,
+            report_count: incident.report_count,
+            supporters_count: incident.supporters_count,
+            score: (candidate.assessment.score * 1000.0).round() / 1000.0,
+            reasons: candidate.assessment.reasons,
+        })
+    }
+}
+
+/// A created report, with what duplicate detection found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedReport {
+    #[serde(flatten)]
+    pub report: Report,
+    /// True when the report joined an incident that was already reported (a confident match):
+    /// the resident now follows that incident.
+    pub linked_to_existing_incident: bool,
+    /// Other open incidents nearby that may be the same problem (empty when answered from an
+    /// earlier request with the same Idempotency-Key).
+    pub duplicate_candidates: Vec<DuplicateCandidate>,
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(error: SubmitError) -> Self {
+        match error {
+            SubmitError::OutsideJurisdiction => ApiError::unprocessable(
+                "outside_jurisdiction",
+                "no city served here covers this point; check the coordinates",
+            ),
+            SubmitError::UnknownCategory(code) => ApiError::unprocessable(
+                "unknown_category",
+                format!("`{code}` is not a category of this jurisdiction"),
+            ),
+            SubmitError::KeyReused => ApiError::unprocessable(
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used for a different report",
+            ),
+            SubmitError::Database(error) => error.into(),
+        }
     }
 }
 
 /// Report a problem.
 ///
 /// The report is validated, placed in its jurisdiction and service area, routed to the
-/// responsible department and stored with its first public event in one transaction before the
-/// answer is sent. Send an `Idempotency-Key` (a UUID made before the first attempt) to retry
-/// safely: the same key and body return the same report with 200.
+/// responsible department and compared with open incidents nearby: a confident match joins
+/// that incident (the reporter becomes one of its supporters); otherwise a new incident is
+/// opened and the plausible matches are returned. Everything is stored in one transaction before
+/// the answer. Send an `Idempotency-Key` (a UUID made before the first attempt) to retry safely:
+/// the same key and body return the same report with 200.
 #[utoipa::path(
     tag = "reports",
     request_body = CreateReport,
     params(("Idempotency-Key" = Option<String>, Header, description = "Client-chosen key (1-255 visible ASCII characters) that makes retries safe")),
     responses(
-        (status = 201, description = "Created", body = Report, headers(("Location" = String, description = "The new report"))),
-        (status = 200, description = "Already created with this Idempotency-Key", body = Report),
+        (status = 201, description = "Created", body = CreatedReport, headers(("Location" = String, description = "The new report"))),
+        (status = 200, description = "Already created with this Idempotency-Key", body = CreatedReport),
         (status = 400, description = "Malformed JSON or header", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -338,91 +364,116 @@ pub async fn create_report(
     state: web::Data<AppState>,
     JsonBody(body): JsonBody<CreateReport>,
 ) -> Result<HttpResponse, ApiError> {
-    let report = body.validate()?;
+    let draft = body.validate()?;
     let key = idempotency_key(&req)?;
-    let fingerprint = report.fingerprint();
     let mut conn = state.pool.get().await?;
-
-    let point = signalons_db::wgs84_point(report.position);
-    let placement = catalog::place(&mut conn, point).await?.ok_or_else(|| {
-        ApiError::unprocessable(
-            "outside_jurisdiction",
-            "no city served here covers this point; check the coordinates",
-        )
-    })?;
-    if let Some(key) = &key
-        && let Some(id) = replay(&mut conn, placement, key, &fingerprint).await?
-    {
-        return Ok(created_response(load_report(&mut conn, id).await?, true));
-    }
-    let category = catalog::find_active_category(
-        &mut conn,
-        placement.jurisdiction_id,
-        report.category.as_str(),
-    )
-    .await?
-    .ok_or_else(|| {
-        ApiError::unprocessable(
-            "unknown_category",
-            format!(
-                "`{}` is not a category of this jurisdiction",
-                report.category
-            ),
-        )
-    })?;
-    let (rules, default_department) =
-        catalog::routing_rules(&mut conn, placement.jurisdiction_id).await?;
-    let department_id = choose_department(
-        &rules,
-        RoutingQuestion {
-            category_id: category.id,
-            dedup_group: &category.dedup_group,
-            service_area_id: placement.service_area_id,
-        },
-        default_department,
-    );
-
-    let new_report = NewReport {
-        jurisdiction_id: placement.jurisdiction_id,
-        category_id: category.id,
-        incident_id: 0,
-        location: point,
-        location_accuracy_m: report.accuracy_m,
-        address: report.address.as_ref().map(Address::as_str),
-        description: report.description.as_str(),
-        attributes: serde_json::json!({}),
-        status: ReportStatus::Submitted.as_str(),
-        priority: category.default_priority,
-        department_id,
-        service_area_id: placement.service_area_id,
-        source: report.source.as_str(),
-        contact_email: report.contact_email.as_ref().map(ContactEmail::as_str),
-        idempotency_key: key.as_ref().map(IdempotencyKey::as_str),
-        request_fingerprint: Some(&fingerprint),
+    let submitted = submission::submit(&mut conn, &draft, key.as_ref(), Utc::now()).await?;
+    let report = load_report(&mut conn, submitted.report_id).await?;
+    let location = format!("/api/v1/reports/{}", report.id);
+    let linked = if submitted.replayed {
+        // Reports that joined an incident were filed after the incident opened.
+        incidents::find_public(&mut conn, report.incident_id)
+            .await?
+            .is_some_and(|incident| incident.created_at < report.created_at)
+    } else {
+        submitted.linked
     };
-    let inserted = report_queries::insert_with_new_incident(
-        &mut conn,
-        &category.dedup_group,
-        new_report,
-        "Report received.",
+    let body = CreatedReport {
+        report,
+        linked_to_existing_incident: linked,
+        duplicate_candidates: submitted
+            .candidates
+            .into_iter()
+            .map(DuplicateCandidate::from_scored)
+            .collect::<Result<_, _>>()?,
+    };
+    let mut response = if submitted.replayed {
+        let mut ok = HttpResponse::Ok();
+        ok.insert_header((IDEMPOTENT_REPLAYED, "true"));
+        ok
+    } else {
+        HttpResponse::Created()
+    };
+    Ok(response
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .json(body))
+}
+
+/// Where to look for duplicates of a report about to be made.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DuplicateQuery {
+    /// Latitude of the problem.
+    pub lat: f64,
+    /// Longitude of the problem.
+    pub long: f64,
+    /// Category code.
+    pub category: String,
+    /// What the resident wrote so far (improves the ranking).
+    pub description: Option<String>,
+    /// Street address, when known.
+    pub address: Option<String>,
+}
+
+/// Open incidents that may be what the resident is about to report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicateList {
+    /// Best first, at most 5; empty when nothing nearby looks like the same problem.
+    pub items: Vec<DuplicateCandidate>,
+}
+
+/// Is it already reported? The ranked open incidents of the same kind nearby, each with its
+/// distance and why it matched, so the resident can support one ("me too") instead of filing a
+/// new report.
+#[utoipa::path(
+    tag = "reports",
+    params(DuplicateQuery),
+    responses(
+        (status = 200, body = DuplicateList),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Outside every jurisdiction or unknown category", body = Problem, content_type = "application/problem+json"),
     )
-    .await;
-    match (inserted, &key) {
-        (Ok(id), _) => {
-            tracing::info!(report_id = id, category = %report.category, "report created");
-            Ok(created_response(load_report(&mut conn, id).await?, false))
-        }
-        // A concurrent request with the same key committed first: answer with its report.
-        (Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)), Some(key)) => {
-            let id = replay(&mut conn, placement, key, &fingerprint)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::internal(&"idempotency conflict without a stored report")
-                })?;
-            Ok(created_response(load_report(&mut conn, id).await?, true))
-        }
-        (Err(error), _) => Err(error.into()),
-    }
+)]
+#[get("/reports/duplicates")]
+pub async fn find_duplicates(
+    state: web::Data<AppState>,
+    QueryParams(query): QueryParams<DuplicateQuery>,
+) -> Result<web::Json<DuplicateList>, ApiError> {
+    let mut errors = Vec::new();
+    let latitude = check("lat", Latitude::new(query.lat), &mut errors);
+    let longitude = check("long", Longitude::new(query.long), &mut errors);
+    let category = check("category", CategoryCode::new(&query.category), &mut errors);
+    let description = check(
+        "description",
+        Description::new(query.description.as_deref().unwrap_or_default()),
+        &mut errors,
+    );
+    let address = check(
+        "address",
+        query.address.as_deref().map(Address::new).transpose(),
+        &mut errors,
+    );
+    let (Some(latitude), Some(longitude), Some(category), Some(description), Some(address)) =
+        (latitude, longitude, category, description, address)
+    else {
+        return Err(ApiError::invalid_query(errors));
+    };
+    let position = GeoPoint::new(latitude, longitude);
+    let mut conn = state.pool.get().await?;
+    let (placement, category) = submission::resolve(&mut conn, position, &category).await?;
+    let submission = dedup::Submission {
+        position,
+        at: Utc::now(),
+        address: address.as_ref().map(Address::as_str),
+        description: description.as_str(),
+    };
+    let found = submission::candidates(&mut conn, placement, &category, submission).await?;
+    let items = found
+        .into_iter()
+        .map(DuplicateCandidate::from_scored)
+        .collect::<Result<_, _>>()?;
+    Ok(web::Json(DuplicateList { items }))
 }
 
 /// One report.

@@ -140,3 +140,52 @@ pub async fn routing_rules(
         .collect();
     Ok((rules, default_department))
 }
+
+/// Display names of a routing outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacementNames {
+    pub jurisdiction_slug: String,
+    /// Code and name.
+    pub department: Option<(String, String)>,
+    /// Code and name.
+    pub service_area: Option<(String, String)>,
+}
+
+/// The names of a placement's jurisdiction and area, and of a department.
+pub async fn names(
+    conn: &mut AsyncPgConnection,
+    placement: Placement,
+    department: Option<i64>,
+) -> QueryResult<PlacementNames> {
+    let jurisdiction_slug = jurisdictions::table
+        .find(placement.jurisdiction_id)
+        .select(jurisdictions::slug)
+        .first(conn)
+        .await?;
+    let department = match department {
+        Some(id) => crate::schema::departments::table
+            .find(id)
+            .select((
+                crate::schema::departments::code,
+                crate::schema::departments::name,
+            ))
+            .first(conn)
+            .await
+            .optional()?,
+        None => None,
+    };
+    let service_area = match placement.service_area_id {
+        Some(id) => service_areas::table
+            .find(id)
+            .select((service_areas::code, service_areas::name))
+            .first(conn)
+            .await
+            .optional()?,
+        None => None,
+    };
+    Ok(PlacementNames {
+        jurisdiction_slug,
+        department,
+        service_area,
+    })
+}

@@ -314,10 +314,12 @@ pub async fn insert_historical_reports(
             WHERE ST_Covers(j.boundary, ST_SetSRID(ST_MakePoint(i.lon, i.lat), 4326)) \
         ), new_incidents AS ( \
             INSERT INTO incidents (id, jurisdiction_id, category_id, dedup_group, location, status, \
-                priority, department_id, service_area_id, report_count, created_at, updated_at, closed_at) \
+                priority, department_id, service_area_id, report_count, created_at, updated_at, closed_at, \
+                address, summary, last_reported_at) \
             OVERRIDING SYSTEM VALUE \
             SELECT incident_id, $1, category_id, dedup_group, location, status, priority, \
-                   department_id, service_area_id, 1, created_at, coalesce(closed_at, created_at), closed_at \
+                   department_id, service_area_id, 1, created_at, coalesce(closed_at, created_at), closed_at, \
+                   address, description, created_at \
             FROM positioned \
         ), new_reports AS ( \
             INSERT INTO reports (jurisdiction_id, category_id, incident_id, location, address, \

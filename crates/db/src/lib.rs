@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod functions;
 pub mod import;
+pub mod incidents;
 pub mod migrations;
 pub mod models;
 mod pool;

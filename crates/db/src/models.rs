@@ -100,6 +100,11 @@ pub struct NewIncident<'a> {
     pub department_id: Option<i64>,
     pub service_area_id: Option<i64>,
     pub report_count: i32,
+    pub address: Option<&'a str>,
+    pub summary: &'a str,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_reported_at: DateTime<Utc>,
 }
 
 /// The columns of a new report that its incident does not decide.
@@ -122,6 +127,8 @@ pub struct NewReport<'a> {
     pub contact_email: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
     pub request_fingerprint: Option<&'a [u8]>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A new entry in a report's history.
@@ -134,4 +141,39 @@ pub struct NewReportEvent<'a> {
     pub status_to: Option<&'a str>,
     pub body: &'a str,
     pub is_internal: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An open incident near a submission, with what duplicate scoring compares.
+#[derive(Debug, Clone, Queryable)]
+pub struct CandidateIncident {
+    pub id: i64,
+    pub category_code: String,
+    pub category_name: String,
+    pub location: Point,
+    pub status: String,
+    pub address: Option<String>,
+    pub summary: String,
+    pub report_count: i32,
+    pub supporters_count: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An incident as the public sees it.
+#[derive(Debug, Clone, Queryable)]
+pub struct PublicIncident {
+    pub id: i64,
+    pub jurisdiction_slug: String,
+    pub category_code: String,
+    pub category_name: String,
+    pub location: Point,
+    pub status: String,
+    pub priority: i16,
+    pub address: Option<String>,
+    pub summary: String,
+    pub report_count: i32,
+    pub supporters_count: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
 }

@@ -21,6 +21,7 @@ pub async fn insert_with_new_incident(
     report: NewReport<'_>,
     created_note: &str,
 ) -> QueryResult<i64> {
+    let at = report.created_at;
     conn.transaction(async |conn| {
         let incident_id = diesel::insert_into(incidents::table)
             .values(NewIncident {
@@ -33,6 +34,11 @@ pub async fn insert_with_new_incident(
                 department_id: report.department_id,
                 service_area_id: report.service_area_id,
                 report_count: 1,
+                address: report.address,
+                summary: report.description,
+                created_at: at,
+                updated_at: at,
+                last_reported_at: at,
             })
             .returning(incidents::id)
             .get_result::<i64>(conn)
@@ -53,6 +59,7 @@ pub async fn insert_with_new_incident(
                 status_to: Some(report.status),
                 body: created_note,
                 is_internal: false,
+                created_at: at,
             })
             .execute(conn)
             .await?;

@@ -97,6 +97,19 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         closed_at -> Nullable<Timestamptz>,
+        address -> Nullable<Text>,
+        summary -> Text,
+        last_reported_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    incident_supports (id) {
+        id -> Int8,
+        incident_id -> Int8,
+        supporter_hash -> Bytea,
+        notify_email -> Nullable<Text>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -177,6 +190,7 @@ diesel::joinable!(categories -> jurisdictions (jurisdiction_id));
 diesel::joinable!(service_areas -> jurisdictions (jurisdiction_id));
 diesel::joinable!(routes -> departments (department_id));
 diesel::joinable!(reports -> incidents (incident_id));
+diesel::joinable!(incident_supports -> incidents (incident_id));
 diesel::joinable!(reports -> categories (category_id));
 diesel::joinable!(report_events -> reports (report_id));
 
@@ -187,6 +201,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_areas,
     routes,
     incidents,
+    incident_supports,
     reports,
     report_events,
     public_reports,

@@ -48,9 +48,21 @@ async fn a_created_report_is_stored_routed_and_readable() {
     assert_eq!(created["location_accuracy_m"], 8.5);
     assert!(created["incident_id"].as_i64().unwrap() > 0);
 
+    assert_eq!(created["linked_to_existing_incident"], false);
+    assert_eq!(created["duplicate_candidates"], json!([]));
+
     let (status, fetched) = app.get_json(&location).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(fetched, created);
+    let mut expected = created.clone();
+    expected
+        .as_object_mut()
+        .unwrap()
+        .remove("linked_to_existing_incident");
+    expected
+        .as_object_mut()
+        .unwrap()
+        .remove("duplicate_candidates");
+    assert_eq!(fetched, expected);
 
     let (status, events) = app.get_json(&format!("{location}/events")).await;
     assert_eq!(status, StatusCode::OK);

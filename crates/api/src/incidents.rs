@@ -1,0 +1,193 @@
+//! Incidents: the problem behind one or more reports, and "me too".
+
+use actix_web::{HttpResponse, get, http::StatusCode, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use signalons_db::incidents::{self as incident_queries};
+use signalons_domain::{ContactEmail, ReportStatus, Violation, dedup::priority_with_support};
+use utoipa::ToSchema;
+
+use crate::{
+    AppState,
+    error::{ApiError, FieldError, Problem},
+    extract::JsonBody,
+    reports::{Named, check},
+};
+
+/// A physical problem, reported once or many times.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Incident {
+    pub id: i64,
+    pub jurisdiction: String,
+    pub category: Named,
+    pub status: ReportStatus,
+    /// 1 (urgent) to 5 (low); more supporters make it more urgent.
+    pub priority: i16,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: Option<String>,
+    /// The first report's description.
+    pub description: String,
+    pub report_count: i32,
+    /// Residents who reported it again or said "me too".
+    pub supporters_count: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+fn incident_not_found(id: i64) -> ApiError {
+    ApiError::not_found("incident_not_found", format!("no incident {id}"))
+}
+
+async fn load_incident(
+    conn: &mut signalons_db::AsyncPgConnection,
+    id: i64,
+) -> Result<Incident, ApiError> {
+    let row = incident_queries::find_public(conn, id)
+        .await?
+        .ok_or_else(|| incident_not_found(id))?;
+    Ok(Incident {
+        id: row.id,
+        jurisdiction: row.jurisdiction_slug,
+        category: Named {
+            code: row.category_code,
+            name: row.category_name,
+        },
+        status: row
+            .status
+            .parse()
+            .map_err(|e: Violation| ApiError::internal(&e))?,
+        priority: row.priority,
+        latitude: row.location.y,
+        longitude: row.location.x,
+        address: row.address,
+        description: row.summary,
+        report_count: row.report_count,
+        supporters_count: row.supporters_count,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        closed_at: row.closed_at,
+    })
+}
+
+/// One incident.
+#[utoipa::path(
+    tag = "incidents",
+    params(("id" = i64, Path, description = "Incident id")),
+    responses(
+        (status = 200, body = Incident),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/incidents/{id}")]
+pub async fn get_incident(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<Incident>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    Ok(web::Json(load_incident(&mut conn, id.into_inner()).await?))
+}
+
+/// "Me too": this problem affects me as well.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupportRequest {
+    /// A random identifier the app keeps for this device (8 to 128 characters); one support per
+    /// device. Stored only as a hash.
+    #[schema(min_length = 8, max_length = 128)]
+    pub device_id: String,
+    /// Where to hear about this incident. Private: never shown publicly.
+    #[serde(default)]
+    pub notify_email: Option<String>,
+}
+
+/// The incident after a support.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupportResult {
+    pub incident_id: i64,
+    pub supporters_count: i32,
+    /// False when this device had already supported it.
+    pub newly_supported: bool,
+}
+
+fn supporter_hash(device_id: &str) -> Vec<u8> {
+    Sha256::digest(format!("device:{device_id}").as_bytes()).to_vec()
+}
+
+/// Support an open incident instead of filing another report; it counts once per device and
+/// makes the incident more urgent as supporters add up.
+#[utoipa::path(
+    tag = "incidents",
+    params(("id" = i64, Path, description = "Incident id")),
+    request_body = SupportRequest,
+    responses(
+        (status = 201, description = "Supported", body = SupportResult),
+        (status = 200, description = "This device already supported it", body = SupportResult),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The incident is closed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/incidents/{id}/supports")]
+pub async fn support_incident(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    JsonBody(body): JsonBody<SupportRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let mut errors = Vec::new();
+    let device_id = body.device_id.trim();
+    if !(8..=128).contains(&device_id.len()) || !device_id.bytes().all(|b| b.is_ascii_graphic()) {
+        errors.push(FieldError::new(
+            "device_id",
+            Violation::new(
+                "invalid_device_id",
+                "device_id must be 8 to 128 visible ASCII characters",
+            ),
+        ));
+    }
+    let email = check(
+        "notify_email",
+        body.notify_email
+            .as_deref()
+            .map(ContactEmail::new)
+            .transpose(),
+        &mut errors,
+    );
+    let Some(email) = email.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::invalid_body(errors));
+    };
+    let mut conn = state.pool.get().await?;
+    match incident_queries::is_open(&mut conn, id).await? {
+        None => return Err(incident_not_found(id)),
+        Some(false) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "incident_closed",
+                "this incident is closed; report the problem again if it is back",
+            ));
+        }
+        Some(true) => {}
+    }
+    let outcome = incident_queries::add_support(
+        &mut conn,
+        id,
+        &supporter_hash(device_id),
+        email.as_ref().map(ContactEmail::as_str),
+        Utc::now(),
+        priority_with_support,
+    )
+    .await?;
+    let status = if outcome.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(HttpResponse::build(status).json(SupportResult {
+        incident_id: id,
+        supporters_count: outcome.supporters_count,
+        newly_supported: outcome.created,
+    }))
+}
