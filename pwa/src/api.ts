@@ -1,0 +1,128 @@
+// Every call to the Signalons API goes through here, typed from openapi/openapi.json (generated
+// into src/generated/api.ts at build time, so a contract change that the app does not follow
+// breaks `tsc`). Used by the page and by the service worker (no DOM here).
+//
+// Endpoints still to come slot in beside these: the routing preview and duplicate candidates
+// (asked before `createReport`), "me too" on an incident, login, and the crew queue.
+import createClient from 'openapi-fetch';
+import type { components, paths } from './generated/api';
+
+type Schemas = components['schemas'];
+export type Report = Schemas['Report'];
+export type ReportEvent = Schemas['ReportEvent'];
+export type ReportStatus = Schemas['ReportStatus'];
+export type CreateReport = Schemas['CreateReport'];
+export type Category = Schemas['Category'];
+export type Jurisdiction = Schemas['Jurisdiction'];
+export type Problem = Schemas['Problem'];
+export type FieldError = Schemas['FieldError'];
+
+/** West, south, east, north in degrees. */
+export type BBox = [number, number, number, number];
+
+export const client = createClient<paths>({ baseUrl: '' });
+
+/** Raised when an answer is not the expected one; network failures stay TypeErrors. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem,
+  ) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+  }
+}
+
+/** A problem document from whatever came back (the body may not be one, e.g. from a proxy). */
+export function toProblem(status: number, body: unknown): Problem {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Partial<Problem>;
+  return {
+    type: typeof b.type === 'string' ? b.type : 'about:blank',
+    title: typeof b.title === 'string' ? b.title : `HTTP ${status}`,
+    status,
+    detail: typeof b.detail === 'string' ? b.detail : typeof body === 'string' ? body : '',
+    code: typeof b.code === 'string' ? b.code : `http_${status}`,
+    errors: Array.isArray(b.errors) ? b.errors : undefined,
+  };
+}
+
+function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
+  if (result.data !== undefined && result.response.ok) return result.data;
+  throw new ApiError(result.response.status, toProblem(result.response.status, result.error));
+}
+
+export async function listJurisdictions(): Promise<Jurisdiction[]> {
+  return unwrap(await client.GET('/api/v1/jurisdictions')).items;
+}
+
+export async function listCategories(jurisdiction: string): Promise<Category[]> {
+  return unwrap(await client.GET('/api/v1/categories', { params: { query: { jurisdiction } } }))
+    .items;
+}
+
+export interface ReportFilter {
+  category?: string;
+  status?: string;
+}
+
+export const MAX_PAGE = 200;
+
+/** The newest reports in a viewport, up to `max` (several pages when needed). */
+export async function listReportsInBBox(
+  bbox: BBox,
+  filter: ReportFilter,
+  max: number,
+  signal?: AbortSignal,
+): Promise<{ items: Report[]; complete: boolean }> {
+  const items: Report[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = unwrap(
+      await client.GET('/api/v1/reports', {
+        params: {
+          query: {
+            bbox: bbox.map((v) => v.toFixed(6)).join(','),
+            category: filter.category || undefined,
+            status: filter.status || undefined,
+            limit: Math.min(MAX_PAGE, max - items.length),
+            cursor,
+          },
+        },
+        signal,
+      }),
+    );
+    items.push(...page.items);
+    cursor = page.next_cursor ?? undefined;
+    if (!cursor) return { items, complete: true };
+    if (items.length >= max) return { items, complete: false };
+  }
+}
+
+export async function getReport(id: number): Promise<Report> {
+  return unwrap(await client.GET('/api/v1/reports/{id}', { params: { path: { id } } }));
+}
+
+export async function getReportEvents(id: number): Promise<ReportEvent[]> {
+  return unwrap(await client.GET('/api/v1/reports/{id}/events', { params: { path: { id } } }))
+    .items;
+}
+
+/** What one attempt to create a report gave. Network failures throw (TypeError). */
+export type CreateOutcome =
+  | { ok: true; status: number; report: Report; replayed: boolean }
+  | { ok: false; status: number; problem: Problem };
+
+export async function createReport(key: string, body: CreateReport): Promise<CreateOutcome> {
+  const { data, error, response } = await client.POST('/api/v1/reports', {
+    params: { header: { 'Idempotency-Key': key } },
+    body,
+  });
+  if (response.ok && data) {
+    return {
+      ok: true,
+      status: response.status,
+      report: data,
+      replayed: response.headers.get('Idempotent-Replayed') === 'true',
+    };
+  }
+  return { ok: false, status: response.status, problem: toProblem(response.status, error) };
+}

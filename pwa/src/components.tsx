@@ -1,0 +1,131 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { Problem, ReportEvent } from './api';
+import { formatDateTime, isMessageKey, translate, type Lang, type MessageKey } from './i18n';
+import type { StoredPhoto } from './outbox';
+import { statusKey, statusSymbol, statusTone } from './status';
+import { useT, type T } from './state';
+
+/** A status as a word and a symbol; the colour only repeats them. */
+export function StatusBadge({ status }: { status: string }) {
+  const { t } = useT();
+  return (
+    <span class={`status status-${statusTone(status)}`}>
+      <span aria-hidden="true">{statusSymbol(status)} </span>
+      {t(statusKey(status))}
+    </span>
+  );
+}
+
+export function DateTime({ iso, lang }: { iso: string; lang: Lang }) {
+  return <time dateTime={iso}>{formatDateTime(lang, iso)}</time>;
+}
+
+const normalize = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
+
+/** The server's stock "Report received." says nothing the line above does not. */
+function isCannedCreation(event: ReportEvent): boolean {
+  return (
+    event.kind === 'created' &&
+    normalize(event.explanation) === normalize(translate('en', 'timeline.created'))
+  );
+}
+
+/** The public history of a report, oldest first. */
+export function Timeline({
+  events,
+  explanationLang,
+  headingLevel = 3,
+}: {
+  events: readonly ReportEvent[];
+  explanationLang?: string;
+  headingLevel?: 2 | 3;
+}) {
+  const { lang, t } = useT();
+  const Heading = headingLevel === 2 ? 'h2' : 'h3';
+  return (
+    <section class="timeline">
+      <Heading>{t('timeline.title')}</Heading>
+      {events.length === 0 ? (
+        <p>{t('timeline.empty')}</p>
+      ) : (
+        <ol>
+          {events.map((event) => {
+            const kindKey = `timeline.${event.kind}`;
+            return (
+              <li key={event.id}>
+                <DateTime iso={event.created_at} lang={lang} />
+                <strong>
+                  {isMessageKey(kindKey) ? t(kindKey) : event.kind}
+                  {event.status_to && event.kind !== 'created' && (
+                    <>
+                      {t('common.colon')}
+                      {t('timeline.transition', {
+                        from: event.status_from ? t(statusKey(event.status_from)) : '—',
+                        to: t(statusKey(event.status_to)),
+                      })}
+                    </>
+                  )}
+                </strong>
+                {event.kind === 'created' && event.status_to && (
+                  <StatusBadge status={event.status_to} />
+                )}
+                {event.explanation && !isCannedCreation(event) && (
+                  <p lang={explanationLang}>{event.explanation}</p>
+                )}
+              </li>
+            );
+          })}
+        </ol>
+      )}
+    </section>
+  );
+}
+
+/** A photo kept in IndexedDB, shown through an object URL freed when it goes. */
+export function PhotoThumb({ photo, alt }: { photo: StoredPhoto; alt: string }) {
+  const [url, setUrl] = useState<string | null>(null);
+  useEffect(() => {
+    const objectUrl = URL.createObjectURL(photo.blob);
+    setUrl(objectUrl);
+    return () => URL.revokeObjectURL(objectUrl);
+  }, [photo.blob]);
+  return url ? (
+    <img class="thumb" src={url} alt={alt} width={photo.width} height={photo.height} />
+  ) : null;
+}
+
+/** One field error in the resident's language when we know its code, else the server's words. */
+export function describeFieldError(
+  t: T,
+  error: { field: string; code: string; detail: string },
+): string {
+  const fieldKey = `field.${error.field}`;
+  const codeKey = `error.${error.code}`;
+  const field = isMessageKey(fieldKey) ? t(fieldKey) : error.field;
+  const reason = isMessageKey(codeKey) ? t(codeKey as MessageKey) : error.detail;
+  return `${field}${t('common.colon')}${reason}`;
+}
+
+/** A problem in the resident's language when we know its code, else the server's words. */
+export function problemSummary(t: T, problem: Problem): string {
+  const codeKey = `error.${problem.code}`;
+  return isMessageKey(codeKey) ? t(codeKey) : problem.detail || problem.title;
+}
+
+/** A problem document as a sentence and a list of invalid fields. */
+export function ProblemText({ problem }: { problem: Problem }) {
+  const { t } = useT();
+  const summary = problemSummary(t, problem);
+  return (
+    <div class="problem">
+      <p>{summary}</p>
+      {problem.errors && problem.errors.length > 0 && (
+        <ul>
+          {problem.errors.map((error) => (
+            <li key={error.field + error.code}>{describeFieldError(t, error)}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,389 @@
+// French and English. The language comes from the device (navigator.languages) until the
+// resident picks one; the choice is kept in localStorage. Every string the app shows is here.
+
+export type Lang = 'en' | 'fr';
+export const LANGS: readonly Lang[] = ['en', 'fr'];
+const STORAGE_KEY = 'signalons.lang';
+
+const en = {
+  'app.name': 'Signalons',
+  'app.tagline': 'Report a problem in public space',
+  'nav.label': 'Main',
+  'nav.map': 'Map',
+  'nav.report': 'Report',
+  'nav.mine': 'My reports',
+  'lang.other': 'Français',
+  'lang.switch': 'Afficher en français',
+  'net.offline':
+    'You are offline. New reports are kept on this device and sent when the connection returns.',
+  'common.loading': 'Loading…',
+  'common.retry': 'Try again',
+  'common.close': 'Close',
+  'common.skip': 'Skip to content',
+  'common.colon': ': ',
+
+  'status.submitted': 'Submitted',
+  'status.acknowledged': 'Acknowledged',
+  'status.scheduled': 'Scheduled',
+  'status.in_progress': 'In progress',
+  'status.resolved': 'Resolved',
+  'status.duplicate': 'Duplicate',
+  'status.not_responsible': 'Not our responsibility',
+  'status.rejected': 'Rejected',
+  'status.reopened': 'Reopened',
+  'status.open': 'Open',
+  'status.closed': 'Closed',
+
+  'map.title': 'Reports around you',
+  'map.region': 'Map of reports',
+  'map.filters': 'Filters',
+  'map.filters.active': 'Filters ({n} active)',
+  'map.category': 'Category',
+  'map.category.all': 'All categories',
+  'map.status': 'Status',
+  'map.status.all': 'All statuses',
+  'map.status.open': 'Open (not yet fixed)',
+  'map.status.closed': 'Closed',
+  'map.locate': 'Show my area',
+  'map.loading': 'Loading reports…',
+  'map.count.0': 'No report in this area.',
+  'map.count.1': '1 report in this area.',
+  'map.count.n': '{n} reports in this area.',
+  'map.count.more': 'Showing the {n} most recent reports in this area; zoom in to see others.',
+  'map.error': 'Could not load the reports: {detail}',
+  'map.list': 'Reports in this area',
+  'map.list.more': 'and {n} more on the map',
+  'map.unavailable': 'The map could not load. The list below still works.',
+  'map.cluster': '{n} reports: zoom in',
+  'map.nobasemap': 'No background map is configured; reports are drawn on a blank canvas.',
+
+  'report.title': 'Report a problem',
+  'report.where': 'Where is it?',
+  'report.gps': 'Use my position',
+  'report.gps.locating': 'Finding your position…',
+  'report.gps.error': 'Position unavailable ({reason}). Tap the map or type coordinates.',
+  'report.gps.denied': 'permission refused',
+  'report.gps.timeout': 'no answer in time',
+  'report.gps.unsupported': 'not supported by this device',
+  'report.position': 'Position: {lat}, {lon}',
+  'report.position.none': 'No position yet.',
+  'report.position.from.gps': 'from GPS, accurate to about {m} m',
+  'report.position.from.map': 'placed on the map',
+  'report.position.from.typed': 'typed',
+  'report.map.hint': 'Tap the map or drag the marker to adjust the position.',
+  'report.map.label': 'Map to place the problem',
+  'report.coords': 'Or type coordinates (latitude, longitude)',
+  'report.coords.hint': 'For example 42.3467, -71.0972',
+  'report.coords.apply': 'Use these coordinates',
+  'report.coords.invalid': 'Type a latitude and a longitude separated by a comma.',
+  'report.address': 'Address or landmark (optional)',
+  'report.category': 'What is the problem?',
+  'report.category.choose': 'Choose a category',
+  'report.category.loading': 'Loading categories…',
+  'report.category.unavailable':
+    'Categories could not be loaded. Connect once to the internet so that the app can keep them.',
+  'report.photo': 'Photo (optional)',
+  'report.photo.take': 'Take or choose a photo',
+  'report.photo.remove': 'Remove the photo',
+  'report.photo.alt': 'The photo you took',
+  'report.photo.size': '{w} × {h} pixels, {kb} kB',
+  'report.photo.note':
+    'The photo stays on this device for now; it will be sent once photo upload opens.',
+  'report.photo.error': 'This image could not be read.',
+  'report.photo.working': 'Preparing the photo…',
+  'report.description': 'Describe it in a few words (optional)',
+  'report.email': 'Your email, to hear what happens (optional, never public)',
+  'report.submit': 'Send the report',
+  'report.need.category': 'Choose a category.',
+  'report.need.position': 'Give a position: use my position, tap the map or type coordinates.',
+  'report.errors': 'The report cannot be sent yet:',
+
+  'outbox.sent': 'Report sent: number {id}.',
+  'outbox.saved': 'Report saved on this device. It will be sent when the connection returns.',
+  'outbox.rejected': 'The server refused the report: {detail}',
+
+  'mine.title': 'My reports',
+  'mine.pending': 'Waiting to be sent ({n})',
+  'mine.pending.none': 'Nothing is waiting to be sent.',
+  'mine.sent': 'Sent from this device ({n})',
+  'mine.sent.none': 'You have not sent any report from this device yet.',
+  'mine.state.pending': 'Waiting for the connection',
+  'mine.state.sending': 'Sending…',
+  'mine.state.rejected': 'Refused by the server',
+  'mine.state.attempts': '{n} attempts so far',
+  'mine.send': 'Send now',
+  'mine.discard': 'Discard',
+  'mine.edit': 'Correct it',
+  'mine.discard.confirm': 'Confirm: discard',
+  'mine.discarded': 'The report was discarded.',
+  'mine.saved.at': 'Saved {date}',
+  'mine.checked.at': 'Last updated {date}',
+  'mine.photo.kept': 'Photo kept on this device, not sent yet.',
+  'mine.refresh': 'Refresh',
+  'mine.report': 'Report {id}',
+
+  'report.detail.title': 'Report {id}',
+  'report.detail.category': 'Category',
+  'report.detail.status': 'Status',
+  'report.detail.created': 'Reported',
+  'report.detail.updated': 'Last change',
+  'report.detail.address': 'Place',
+  'report.detail.department': 'Handled by',
+  'report.detail.area': 'Area',
+  'report.detail.description': 'Description',
+  'report.detail.notfound': 'This report does not exist.',
+  'report.detail.back': 'Back to the map',
+  'timeline.title': 'Public history',
+  'timeline.empty': 'No history yet.',
+  'timeline.created': 'Report received',
+  'timeline.status_changed': 'Status changed',
+  'timeline.comment': 'Comment',
+  'timeline.merged': 'Merged with another report of the same problem',
+  'timeline.transition': '{from} → {to}',
+
+  'field.category': 'Category',
+  'field.latitude': 'Latitude',
+  'field.longitude': 'Longitude',
+  'field.location_accuracy_m': 'Accuracy',
+  'field.address': 'Address',
+  'field.description': 'Description',
+  'field.contact_email': 'Email',
+  'field.source': 'Source',
+  'error.network': 'No connection to the server.',
+  'error.validation_failed': 'Some fields are not valid.',
+  'error.too_long': 'too long',
+  'error.out_of_range': 'out of range',
+  'error.missing_field': 'missing',
+  'error.invalid_email': 'does not look like an email address',
+  'error.invalid_type': 'not of the expected type',
+  'error.unknown_category': 'This category is not known to the server.',
+  'error.outside_jurisdiction': 'This place is outside the city served here.',
+};
+
+export type MessageKey = keyof typeof en;
+
+const fr: Record<MessageKey, string> = {
+  'app.name': 'Signalons',
+  'app.tagline': 'Signaler un problème dans l’espace public',
+  'nav.label': 'Principale',
+  'nav.map': 'Carte',
+  'nav.report': 'Signaler',
+  'nav.mine': 'Mes signalements',
+  'lang.other': 'English',
+  'lang.switch': 'Show in English',
+  'net.offline':
+    'Vous êtes hors ligne. Les nouveaux signalements sont gardés sur cet appareil et envoyés au retour de la connexion.',
+  'common.loading': 'Chargement…',
+  'common.retry': 'Réessayer',
+  'common.close': 'Fermer',
+  'common.skip': 'Aller au contenu',
+  'common.colon': ' : ',
+
+  'status.submitted': 'Reçu',
+  'status.acknowledged': 'Pris en compte',
+  'status.scheduled': 'Planifié',
+  'status.in_progress': 'En cours',
+  'status.resolved': 'Résolu',
+  'status.duplicate': 'Doublon',
+  'status.not_responsible': 'Hors de notre compétence',
+  'status.rejected': 'Rejeté',
+  'status.reopened': 'Rouvert',
+  'status.open': 'Ouvert',
+  'status.closed': 'Fermé',
+
+  'map.title': 'Signalements autour de vous',
+  'map.region': 'Carte des signalements',
+  'map.filters': 'Filtres',
+  'map.filters.active': 'Filtres ({n} actifs)',
+  'map.category': 'Catégorie',
+  'map.category.all': 'Toutes les catégories',
+  'map.status': 'État',
+  'map.status.all': 'Tous les états',
+  'map.status.open': 'Ouverts (pas encore réglés)',
+  'map.status.closed': 'Fermés',
+  'map.locate': 'Voir mon quartier',
+  'map.loading': 'Chargement des signalements…',
+  'map.count.0': 'Aucun signalement dans cette zone.',
+  'map.count.1': '1 signalement dans cette zone.',
+  'map.count.n': '{n} signalements dans cette zone.',
+  'map.count.more':
+    'Les {n} signalements les plus récents de cette zone sont affichés ; zoomez pour voir les autres.',
+  'map.error': 'Impossible de charger les signalements : {detail}',
+  'map.list': 'Signalements dans cette zone',
+  'map.list.more': 'et {n} autres sur la carte',
+  'map.unavailable': 'La carte n’a pas pu se charger. La liste ci-dessous fonctionne toujours.',
+  'map.cluster': '{n} signalements : zoomer',
+  'map.nobasemap':
+    'Aucun fond de carte n’est configuré ; les signalements sont dessinés sur un fond vide.',
+
+  'report.title': 'Signaler un problème',
+  'report.where': 'Où est-ce ?',
+  'report.gps': 'Utiliser ma position',
+  'report.gps.locating': 'Recherche de votre position…',
+  'report.gps.error':
+    'Position indisponible ({reason}). Touchez la carte ou saisissez des coordonnées.',
+  'report.gps.denied': 'autorisation refusée',
+  'report.gps.timeout': 'pas de réponse à temps',
+  'report.gps.unsupported': 'non disponible sur cet appareil',
+  'report.position': 'Position : {lat}, {lon}',
+  'report.position.none': 'Pas encore de position.',
+  'report.position.from.gps': 'par GPS, précise à environ {m} m',
+  'report.position.from.map': 'placée sur la carte',
+  'report.position.from.typed': 'saisie',
+  'report.map.hint': 'Touchez la carte ou déplacez le repère pour ajuster la position.',
+  'report.map.label': 'Carte pour placer le problème',
+  'report.coords': 'Ou saisissez des coordonnées (latitude, longitude)',
+  'report.coords.hint': 'Par exemple 42.3467, -71.0972',
+  'report.coords.apply': 'Utiliser ces coordonnées',
+  'report.coords.invalid': 'Saisissez une latitude et une longitude séparées par une virgule.',
+  'report.address': 'Adresse ou repère (facultatif)',
+  'report.category': 'Quel est le problème ?',
+  'report.category.choose': 'Choisissez une catégorie',
+  'report.category.loading': 'Chargement des catégories…',
+  'report.category.unavailable':
+    'Les catégories n’ont pas pu être chargées. Connectez-vous une fois à Internet pour que l’application les garde.',
+  'report.photo': 'Photo (facultatif)',
+  'report.photo.take': 'Prendre ou choisir une photo',
+  'report.photo.remove': 'Retirer la photo',
+  'report.photo.alt': 'La photo que vous avez prise',
+  'report.photo.size': '{w} × {h} pixels, {kb} ko',
+  'report.photo.note':
+    'La photo reste sur cet appareil pour l’instant ; elle sera envoyée dès l’ouverture de l’envoi de photos.',
+  'report.photo.error': 'Cette image n’a pas pu être lue.',
+  'report.photo.working': 'Préparation de la photo…',
+  'report.description': 'Décrivez-le en quelques mots (facultatif)',
+  'report.email': 'Votre courriel, pour savoir ce qui se passe (facultatif, jamais public)',
+  'report.submit': 'Envoyer le signalement',
+  'report.need.category': 'Choisissez une catégorie.',
+  'report.need.position':
+    'Indiquez une position : utilisez votre position, touchez la carte ou saisissez des coordonnées.',
+  'report.errors': 'Le signalement ne peut pas encore être envoyé :',
+
+  'outbox.sent': 'Signalement envoyé : numéro {id}.',
+  'outbox.saved':
+    'Signalement gardé sur cet appareil. Il sera envoyé au retour de la connexion.',
+  'outbox.rejected': 'Le serveur a refusé le signalement : {detail}',
+
+  'mine.title': 'Mes signalements',
+  'mine.pending': 'En attente d’envoi ({n})',
+  'mine.pending.none': 'Rien n’attend d’être envoyé.',
+  'mine.sent': 'Envoyés depuis cet appareil ({n})',
+  'mine.sent.none': 'Vous n’avez encore envoyé aucun signalement depuis cet appareil.',
+  'mine.state.pending': 'En attente de connexion',
+  'mine.state.sending': 'Envoi…',
+  'mine.state.rejected': 'Refusé par le serveur',
+  'mine.state.attempts': '{n} tentatives jusqu’ici',
+  'mine.send': 'Envoyer maintenant',
+  'mine.discard': 'Abandonner',
+  'mine.edit': 'Le corriger',
+  'mine.discard.confirm': 'Confirmer : abandonner',
+  'mine.discarded': 'Le signalement a été abandonné.',
+  'mine.saved.at': 'Gardé le {date}',
+  'mine.checked.at': 'Mis à jour le {date}',
+  'mine.photo.kept': 'Photo gardée sur cet appareil, pas encore envoyée.',
+  'mine.refresh': 'Actualiser',
+  'mine.report': 'Signalement {id}',
+
+  'report.detail.title': 'Signalement {id}',
+  'report.detail.category': 'Catégorie',
+  'report.detail.status': 'État',
+  'report.detail.created': 'Signalé',
+  'report.detail.updated': 'Dernier changement',
+  'report.detail.address': 'Lieu',
+  'report.detail.department': 'Pris en charge par',
+  'report.detail.area': 'Secteur',
+  'report.detail.description': 'Description',
+  'report.detail.notfound': 'Ce signalement n’existe pas.',
+  'report.detail.back': 'Retour à la carte',
+  'timeline.title': 'Historique public',
+  'timeline.empty': 'Pas encore d’historique.',
+  'timeline.created': 'Signalement reçu',
+  'timeline.status_changed': 'Changement d’état',
+  'timeline.comment': 'Commentaire',
+  'timeline.merged': 'Regroupé avec un autre signalement du même problème',
+  'timeline.transition': '{from} → {to}',
+
+  'field.category': 'Catégorie',
+  'field.latitude': 'Latitude',
+  'field.longitude': 'Longitude',
+  'field.location_accuracy_m': 'Précision',
+  'field.address': 'Adresse',
+  'field.description': 'Description',
+  'field.contact_email': 'Courriel',
+  'field.source': 'Source',
+  'error.network': 'Pas de connexion au serveur.',
+  'error.validation_failed': 'Certains champs ne sont pas valides.',
+  'error.too_long': 'trop long',
+  'error.out_of_range': 'hors des limites',
+  'error.missing_field': 'manquant',
+  'error.invalid_email': 'ne ressemble pas à une adresse de courriel',
+  'error.invalid_type': 'n’est pas du type attendu',
+  'error.unknown_category': 'Cette catégorie est inconnue du serveur.',
+  'error.outside_jurisdiction': 'Ce lieu est en dehors de la ville desservie ici.',
+};
+
+export const messages: Record<Lang, Record<MessageKey, string>> = { en, fr };
+
+export type Params = Record<string, string | number>;
+
+/** The message `key` in `lang`, with `{name}` placeholders replaced by `params`. */
+export function translate(lang: Lang, key: MessageKey, params?: Params): string {
+  const template = messages[lang][key] ?? messages.en[key] ?? key;
+  if (!params) return template;
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
+    name in params ? String(params[name]) : whole,
+  );
+}
+
+export function isMessageKey(key: string): key is MessageKey {
+  return key in en;
+}
+
+/** The first of the device's languages that we speak, else English. */
+export function detectLang(languages: readonly string[] | undefined): Lang {
+  for (const tag of languages ?? []) {
+    const primary = tag.toLowerCase().split(/[-_]/)[0];
+    if ((LANGS as readonly string[]).includes(primary)) return primary as Lang;
+  }
+  return 'en';
+}
+
+type KeyValueStore = Pick<Storage, 'getItem' | 'setItem'>;
+
+/** The language chosen earlier on this device, or the device's own. */
+export function initialLang(storage: KeyValueStore | undefined, languages: readonly string[]): Lang {
+  let saved: string | null = null;
+  try {
+    saved = storage?.getItem(STORAGE_KEY) ?? null;
+  } catch {
+    // Storage can be disabled (private mode): fall back to the device's language.
+  }
+  if (saved && (LANGS as readonly string[]).includes(saved)) return saved as Lang;
+  return detectLang(languages);
+}
+
+export function saveLang(storage: KeyValueStore | undefined, lang: Lang): void {
+  try {
+    storage?.setItem(STORAGE_KEY, lang);
+  } catch {
+    // Not persisted; the choice still applies to this visit.
+  }
+}
+
+/** Plural-aware count message: `base.0`, `base.1` or `base.n`. */
+export function countKey(base: 'map.count', n: number): MessageKey {
+  return n === 0 ? `${base}.0` : n === 1 ? `${base}.1` : `${base}.n`;
+}
+
+export function formatDateTime(lang: Lang, iso: string | Date): string {
+  const date = typeof iso === 'string' ? new Date(iso) : iso;
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return new Intl.DateTimeFormat(lang === 'fr' ? 'fr-FR' : 'en-US', {
+    dateStyle: 'medium',
+    timeStyle: 'short',
+  }).format(date);
+}
+
+export function formatCoordinate(value: number): string {
+  return value.toFixed(5);
+}

@@ -1,0 +1,124 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, getReport, getReportEvents, type Report, type ReportEvent } from '../api';
+import { formatCoordinate } from '../i18n';
+import { listMine } from '../outbox';
+import { linkClick } from '../router';
+import { catalogStore, categoryName, useStore, useT } from '../state';
+import { DateTime, StatusBadge, Timeline } from '../components';
+
+type Loaded =
+  | { state: 'loading' }
+  | { state: 'ok'; report: Report; events: ReportEvent[] | null; stale: boolean }
+  | { state: 'notfound' }
+  | { state: 'error'; detail: string };
+
+export function DetailScreen({ id }: { id: number }) {
+  const { lang, t } = useT();
+  const catalog = useStore(catalogStore);
+  const [loaded, setLoaded] = useState<Loaded>({ state: 'loading' });
+
+  useEffect(() => {
+    let cancelled = false;
+    setLoaded({ state: 'loading' });
+    Promise.all([getReport(id), getReportEvents(id)])
+      .then(([report, events]) => {
+        if (!cancelled) setLoaded({ state: 'ok', report, events, stale: false });
+      })
+      .catch(async (error: unknown) => {
+        if (cancelled) return;
+        if (error instanceof ApiError && error.status === 404) {
+          setLoaded({ state: 'notfound' });
+          return;
+        }
+        // Offline: one of my reports can still be shown as last seen.
+        const mine = (await listMine().catch(() => [])).find((e) => e.id === id);
+        if (cancelled) return;
+        setLoaded(
+          mine
+            ? { state: 'ok', report: mine.report, events: mine.events, stale: true }
+            : { state: 'error', detail: error instanceof Error ? error.message : String(error) },
+        );
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [id]);
+
+  const back = (
+    <p>
+      <a href="/" onClick={linkClick}>
+        <span aria-hidden="true">← </span>
+        {t('report.detail.back')}
+      </a>
+    </p>
+  );
+
+  if (loaded.state !== 'ok') {
+    return (
+      <section class="screen" aria-labelledby="detail-title">
+        <h1 id="detail-title" tabIndex={-1}>
+          {t('report.detail.title', { id })}
+        </h1>
+        <p role="status">
+          {loaded.state === 'loading'
+            ? t('common.loading')
+            : loaded.state === 'notfound'
+              ? t('report.detail.notfound')
+              : t('map.error', { detail: loaded.detail })}
+        </p>
+        {back}
+      </section>
+    );
+  }
+
+  const { report, events } = loaded;
+  return (
+    <section class="screen" aria-labelledby="detail-title">
+      {back}
+      <h1 id="detail-title" tabIndex={-1}>
+        {categoryName(catalog, report.category.code, lang, report.category.name)}
+        <span class="muted"> · {t('report.detail.title', { id: report.id })}</span>
+      </h1>
+      <dl class="facts">
+        <dt>{t('report.detail.status')}</dt>
+        <dd>
+          <StatusBadge status={report.status} />
+        </dd>
+        <dt>{t('report.detail.created')}</dt>
+        <dd>
+          <DateTime iso={report.created_at} lang={lang} />
+        </dd>
+        <dt>{t('report.detail.updated')}</dt>
+        <dd>
+          <DateTime iso={report.updated_at} lang={lang} />
+        </dd>
+        <dt>{t('report.detail.address')}</dt>
+        <dd>
+          {report.address ||
+            `${formatCoordinate(report.latitude)}, ${formatCoordinate(report.longitude)}`}
+        </dd>
+        {report.service_area && (
+          <>
+            <dt>{t('report.detail.area')}</dt>
+            <dd>{report.service_area.name}</dd>
+          </>
+        )}
+        {report.department && (
+          <>
+            <dt>{t('report.detail.department')}</dt>
+            <dd>{report.department.name}</dd>
+          </>
+        )}
+      </dl>
+      {report.description && (
+        <>
+          <h2>{t('report.detail.description')}</h2>
+          <p class="description">{report.description}</p>
+        </>
+      )}
+      {events && (
+        <Timeline events={events} headingLevel={2} explanationLang={catalog?.jurisdiction.locale} />
+      )}
+    </section>
+  );
+}

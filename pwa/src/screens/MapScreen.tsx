@@ -1,0 +1,245 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { listReportsInBBox, type BBox, type Report } from '../api';
+import { tileConfig } from '../config';
+import { countKey } from '../i18n';
+import { linkClick, navigate } from '../router';
+import { ALL_STATUSES, statusKey, statusQuery, type StatusFilter } from '../status';
+import {
+  catalogStore,
+  categoryName,
+  groupCategories,
+  useStore,
+  useT,
+} from '../state';
+import { DateTime, StatusBadge } from '../components';
+import type { BrowseMap } from '../map/leaflet';
+
+/** Reports loaded for one viewport at most (newest first, in pages of 200). */
+const MAX_REPORTS = 600;
+const LIST_LIMIT = 20;
+
+interface Loaded {
+  items: Report[];
+  complete: boolean;
+}
+
+/** Where the user is, if they already allowed it (no permission prompt on the first screen). */
+async function knownPosition(): Promise<GeolocationPosition | null> {
+  try {
+    const permission = await navigator.permissions?.query({ name: 'geolocation' });
+    if (permission?.state !== 'granted') return null;
+  } catch {
+    return null;
+  }
+  return currentPosition().catch(() => null);
+}
+
+function currentPosition(): Promise<GeolocationPosition> {
+  return new Promise((resolve, reject) =>
+    navigator.geolocation.getCurrentPosition(resolve, reject, {
+      enableHighAccuracy: false,
+      timeout: 10_000,
+      maximumAge: 300_000,
+    }),
+  );
+}
+
+export function MapScreen() {
+  const { lang, t } = useT();
+  const catalog = useStore(catalogStore);
+  const [category, setCategory] = useState('');
+  const [status, setStatus] = useState<StatusFilter>('');
+  const [bbox, setBbox] = useState<BBox | null>(null);
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [mapFailed, setMapFailed] = useState(false);
+  const [mapReady, setMapReady] = useState(false);
+  const mapElement = useRef<HTMLDivElement>(null);
+  const map = useRef<BrowseMap | null>(null);
+  const jurisdictionBBox = catalog?.jurisdiction.bbox as BBox | undefined;
+
+  // The map: created once the city's bounding box is known, destroyed with the screen.
+  useEffect(() => {
+    if (!jurisdictionBBox || !mapElement.current) return;
+    let cancelled = false;
+    import('../map/leaflet')
+      .then(({ createBrowseMap }) => {
+        if (cancelled || !mapElement.current) return;
+        map.current = createBrowseMap(mapElement.current, {
+          tiles: tileConfig(),
+          bounds: jurisdictionBBox,
+          onMove: setBbox,
+          onSelect: (id) => navigate(`/reports/${id}`),
+        });
+        setMapReady(true);
+        void knownPosition().then((p) => {
+          if (p && !cancelled) map.current?.setView(p.coords.latitude, p.coords.longitude, 16);
+        });
+      })
+      .catch(() => {
+        if (!cancelled) {
+          setMapFailed(true);
+          setBbox(jurisdictionBBox);
+        }
+      });
+    return () => {
+      cancelled = true;
+      map.current?.destroy();
+      map.current = null;
+      setMapReady(false);
+    };
+  }, [jurisdictionBBox?.join(',')]);
+
+  // The reports in view, reloaded (debounced, older requests cancelled) when view or filters move.
+  useEffect(() => {
+    if (!bbox) return;
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      setLoading(true);
+      listReportsInBBox(
+        bbox,
+        { category: category || undefined, status: statusQuery(status) },
+        MAX_REPORTS,
+        controller.signal,
+      )
+        .then((result) => {
+          setLoaded(result);
+          setError(null);
+        })
+        .catch((e: unknown) => {
+          if (!controller.signal.aborted) setError(e instanceof Error ? e.message : String(e));
+        })
+        .finally(() => {
+          if (!controller.signal.aborted) setLoading(false);
+        });
+    }, 250);
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [bbox?.join(','), category, status]);
+
+  useEffect(() => {
+    map.current?.setReports(loaded?.items ?? [], {
+      report: (r) =>
+        `${categoryName(catalog, r.category.code, lang, r.category.name)}, ${t(statusKey(r.status))} (${t('mine.report', { id: r.id })})`,
+      cluster: (n) => t('map.cluster', { n }),
+    });
+  }, [loaded, lang, catalog, mapReady]);
+
+  const activeFilters = (category ? 1 : 0) + (status ? 1 : 0);
+  const items = loaded?.items ?? [];
+  const tiles = tileConfig();
+
+  return (
+    <section class="screen map-screen" aria-labelledby="map-title">
+      <h1 id="map-title" tabIndex={-1}>
+        {t('map.title')}
+      </h1>
+
+      <div class="map-tools">
+        <details class="filters">
+          <summary>
+            {activeFilters ? t('map.filters.active', { n: activeFilters }) : t('map.filters')}
+          </summary>
+          <div class="filter-fields">
+            <label>
+              {t('map.category')}
+              <select
+                value={category}
+                onChange={(e) => setCategory((e.target as HTMLSelectElement).value)}
+              >
+                <option value="">{t('map.category.all')}</option>
+                {groupCategories(catalog?.categories ?? []).map(([group, list]) => (
+                  <optgroup label={group} key={group}>
+                    {list.map((c) => (
+                      <option value={c.code} key={c.code}>
+                        {c.names[lang] ?? c.name}
+                      </option>
+                    ))}
+                  </optgroup>
+                ))}
+              </select>
+            </label>
+            <label>
+              {t('map.status')}
+              <select
+                value={status}
+                onChange={(e) => setStatus((e.target as HTMLSelectElement).value as StatusFilter)}
+              >
+                <option value="">{t('map.status.all')}</option>
+                <option value="open">{t('map.status.open')}</option>
+                <option value="closed">{t('map.status.closed')}</option>
+                {ALL_STATUSES.map((s) => (
+                  <option value={s} key={s}>
+                    {t(statusKey(s))}
+                  </option>
+                ))}
+              </select>
+            </label>
+          </div>
+        </details>
+        <button
+          type="button"
+          class="locate"
+          onClick={() =>
+            void currentPosition().then(
+              (p) => map.current?.setView(p.coords.latitude, p.coords.longitude, 16),
+              () => {},
+            )
+          }
+        >
+          <span aria-hidden="true">◎</span>
+          {t('map.locate')}
+        </button>
+      </div>
+      <div class="map-wrap">
+        <div
+          ref={mapElement}
+          class="map"
+          role="region"
+          aria-label={t('map.region')}
+          aria-describedby="map-count"
+        />
+      </div>
+      {mapFailed && <p class="notice">{t('map.unavailable')}</p>}
+      {!tiles.url && !mapFailed && <p class="hint">{t('map.nobasemap')}</p>}
+
+      <p id="map-count" class="count" role="status">
+        {loading && !loaded
+          ? t('map.loading')
+          : error
+            ? t('map.error', { detail: error })
+            : loaded
+              ? loaded.complete
+                ? t(countKey('map.count', items.length), { n: items.length })
+                : t('map.count.more', { n: items.length })
+              : t('map.loading')}
+      </p>
+
+      {items.length > 0 && (
+        <section aria-labelledby="list-title">
+          <h2 id="list-title">{t('map.list')}</h2>
+          <ul class="report-list">
+            {items.slice(0, LIST_LIMIT).map((r) => (
+              <li key={r.id}>
+                <a href={`/reports/${r.id}`} onClick={linkClick}>
+                  <strong>{categoryName(catalog, r.category.code, lang, r.category.name)}</strong>
+                  <span class="muted"> · {t('mine.report', { id: r.id })}</span>
+                </a>
+                <div class="meta">
+                  <StatusBadge status={r.status} /> <DateTime iso={r.created_at} lang={lang} />
+                </div>
+                {r.address && <div class="muted">{r.address}</div>}
+              </li>
+            ))}
+          </ul>
+          {items.length > LIST_LIMIT && (
+            <p class="muted">{t('map.list.more', { n: items.length - LIST_LIMIT })}</p>
+          )}
+        </section>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,251 @@
+import { useEffect, useState } from 'preact/hooks';
+import { getReport, getReportEvents } from '../api';
+import { formatCoordinate } from '../i18n';
+import {
+  discard,
+  listMine,
+  listOutbox,
+  onOutboxChange,
+  sendOne,
+  updateMine,
+  type MyReport,
+  type OutboxItem,
+} from '../outbox';
+import { linkClick, navigate } from '../router';
+import {
+  announce,
+  catalogStore,
+  categoryName,
+  draftStore,
+  onlineStore,
+  useStore,
+  useT,
+} from '../state';
+import { announceResults, requestBackgroundSync } from '../sync';
+import { DateTime, PhotoThumb, ProblemText, StatusBadge, Timeline } from '../components';
+
+/** How many of my reports are refreshed from the server each time the screen opens. */
+const REFRESH_LIMIT = 20;
+
+async function refreshMine(entries: readonly MyReport[]): Promise<void> {
+  await Promise.all(
+    entries.slice(0, REFRESH_LIMIT).map(async (entry) => {
+      try {
+        const [report, events] = await Promise.all([
+          getReport(entry.id),
+          getReportEvents(entry.id),
+        ]);
+        await updateMine(entry.id, report, events);
+      } catch {
+        // Offline or gone: the last state seen stays on screen with its date.
+      }
+    }),
+  );
+}
+
+function PendingItem({
+  item,
+  sending,
+  onSend,
+}: {
+  item: OutboxItem;
+  sending: boolean;
+  onSend(): void;
+}) {
+  const { lang, t } = useT();
+  const catalog = useStore(catalogStore);
+  const [confirming, setConfirming] = useState(false);
+  const name = categoryName(catalog, item.body.category, lang);
+  const headingId = `pending-${item.key}`;
+  return (
+    <li class={`card pending state-${item.state}`}>
+      <h3 id={headingId}>{name}</h3>
+      <p class="meta">
+        {t('mine.saved.at', { date: '' })}
+        <DateTime iso={item.createdAt} lang={lang} />
+        {' · '}
+        {item.body.address ||
+          `${formatCoordinate(item.body.latitude)}, ${formatCoordinate(item.body.longitude)}`}
+      </p>
+      {item.body.description && <p class="description">{item.body.description}</p>}
+      {item.photo && (
+        <div class="photo-row">
+          <PhotoThumb photo={item.photo} alt={t('report.photo.alt')} />
+          <span class="hint">{t('mine.photo.kept')}</span>
+        </div>
+      )}
+      <p class={`state ${item.state}`}>
+        <span aria-hidden="true">{item.state === 'rejected' ? '⚠ ' : '… '}</span>
+        <strong>
+          {sending
+            ? t('mine.state.sending')
+            : item.state === 'rejected'
+              ? t('mine.state.rejected')
+              : t('mine.state.pending')}
+        </strong>
+        {item.attempts > 0 && (
+          <span class="muted"> · {t('mine.state.attempts', { n: item.attempts })}</span>
+        )}
+      </p>
+      {item.state === 'rejected' && item.problem && <ProblemText problem={item.problem} />}
+      <div class="actions">
+        <button type="button" class="secondary" onClick={onSend} aria-disabled={sending || undefined}>
+          {t('mine.send')}
+        </button>
+        {item.state === 'rejected' && (
+          <button
+            type="button"
+            class="secondary"
+            onClick={() => {
+              draftStore.set({ body: item.body, photo: item.photo, replaces: item.key });
+              navigate('/report');
+            }}
+          >
+            {t('mine.edit')}
+          </button>
+        )}
+        {confirming ? (
+          <button
+            type="button"
+            class="danger"
+            onClick={() =>
+              void discard(item.key).then(() => announce(t('mine.discarded')))
+            }
+          >
+            {t('mine.discard.confirm')}
+          </button>
+        ) : (
+          <button type="button" class="link" onClick={() => setConfirming(true)}>
+            {t('mine.discard')}
+          </button>
+        )}
+      </div>
+    </li>
+  );
+}
+
+function SentItem({ entry }: { entry: MyReport }) {
+  const { lang, t } = useT();
+  const catalog = useStore(catalogStore);
+  const report = entry.report;
+  const headingId = `mine-${entry.id}`;
+  return (
+    <li class="card">
+      <h3 id={headingId}>
+        <a href={`/reports/${entry.id}`} onClick={linkClick}>
+          {categoryName(catalog, report.category.code, lang, report.category.name)}
+          <span class="muted"> · {t('mine.report', { id: entry.id })}</span>
+        </a>
+      </h3>
+      <p class="meta">
+        <StatusBadge status={report.status} />
+      </p>
+      {report.description && <p class="description">{report.description}</p>}
+      {entry.photo && (
+        <div class="photo-row">
+          <PhotoThumb photo={entry.photo} alt={t('report.photo.alt')} />
+          <span class="hint">{t('mine.photo.kept')}</span>
+        </div>
+      )}
+      {entry.events && (
+        <Timeline events={entry.events} explanationLang={catalog?.jurisdiction.locale} />
+      )}
+      {entry.checkedAt && (
+        <p class="muted small">
+          {t('mine.checked.at', { date: '' })}
+          <DateTime iso={entry.checkedAt} lang={lang} />
+        </p>
+      )}
+    </li>
+  );
+}
+
+export function MineScreen() {
+  const { t } = useT();
+  const online = useStore(onlineStore);
+  const [pending, setPending] = useState<OutboxItem[] | null>(null);
+  const [mine, setMine] = useState<MyReport[] | null>(null);
+  const [sending, setSending] = useState<ReadonlySet<string>>(new Set());
+
+  async function load(): Promise<MyReport[]> {
+    const [outbox, sent] = await Promise.all([listOutbox(), listMine()]);
+    setPending(outbox);
+    setMine(sent);
+    return sent;
+  }
+
+  useEffect(() => {
+    const reload = () =>
+      void load().then(async (sent) => {
+        // Reports just sent have no history yet: fetch it.
+        const fresh = sent.filter((e) => e.events === null);
+        if (fresh.length && navigator.onLine) {
+          await refreshMine(fresh);
+          await load();
+        }
+      });
+    reload();
+    return onOutboxChange(reload);
+  }, []);
+
+  useEffect(() => {
+    if (!online) return;
+    void listMine()
+      .then(refreshMine)
+      .then(load);
+  }, [online]);
+
+  async function sendNow(key: string): Promise<void> {
+    if (sending.has(key)) return;
+    setSending((s) => new Set(s).add(key));
+    try {
+      const result = await sendOne(key);
+      announceResults([result]);
+      if (result.verdict === 'retry') {
+        announce(t('outbox.saved'));
+        void requestBackgroundSync();
+      }
+    } finally {
+      setSending((s) => {
+        const next = new Set(s);
+        next.delete(key);
+        return next;
+      });
+    }
+  }
+
+  return (
+    <section class="screen" aria-labelledby="mine-title">
+      <h1 id="mine-title" tabIndex={-1}>
+        {t('mine.title')}
+      </h1>
+      <section aria-labelledby="pending-title">
+        <h2 id="pending-title">{t('mine.pending', { n: pending?.length ?? 0 })}</h2>
+        {pending && pending.length === 0 && <p class="muted">{t('mine.pending.none')}</p>}
+        {pending && pending.length > 0 && (
+          <ul class="cards">
+            {pending.map((item) => (
+              <PendingItem
+                key={item.key}
+                item={item}
+                sending={sending.has(item.key)}
+                onSend={() => void sendNow(item.key)}
+              />
+            ))}
+          </ul>
+        )}
+      </section>
+      <section aria-labelledby="sent-title">
+        <h2 id="sent-title">{t('mine.sent', { n: mine?.length ?? 0 })}</h2>
+        {mine && mine.length === 0 && <p class="muted">{t('mine.sent.none')}</p>}
+        {mine && mine.length > 0 && (
+          <ul class="cards">
+            {mine.map((entry) => (
+              <SentItem key={entry.id} entry={entry} />
+            ))}
+          </ul>
+        )}
+      </section>
+    </section>
+  );
+}

@@ -1,0 +1,413 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { BBox, CreateReport, Problem } from '../api';
+import { tileConfig } from '../config';
+import { parseCoordinates } from '../geo';
+import { formatCoordinate, type MessageKey } from '../i18n';
+import { resizePhoto } from '../image';
+import { discard, enqueue, sendOne, type StoredPhoto } from '../outbox';
+import { navigate } from '../router';
+import {
+  announce,
+  catalogErrorStore,
+  catalogStore,
+  draftStore,
+  groupCategories,
+  useStore,
+  useT,
+} from '../state';
+import { announceResults, requestBackgroundSync } from '../sync';
+import { PhotoThumb, ProblemText } from '../components';
+import type { PickerMap } from '../map/leaflet';
+
+type Source = 'gps' | 'map' | 'typed';
+
+interface Position {
+  lat: number;
+  lon: number;
+  accuracy: number | null;
+  source: Source;
+}
+
+type GpsState =
+  | { state: 'idle' }
+  | { state: 'locating' }
+  | { state: 'error'; reason: MessageKey };
+
+const FIELD_IDS: Record<string, string> = {
+  category: 'f-category',
+  latitude: 'f-coords',
+  longitude: 'f-coords',
+  address: 'f-address',
+  description: 'f-description',
+  contact_email: 'f-email',
+};
+
+export function ReportScreen() {
+  const { lang, t } = useT();
+  const catalog = useStore(catalogStore);
+  const catalogError = useStore(catalogErrorStore);
+  const [draft] = useState(() => {
+    const d = draftStore.get();
+    draftStore.set(null);
+    return d;
+  });
+  const [position, setPosition] = useState<Position | null>(() =>
+    draft
+      ? {
+          lat: draft.body.latitude,
+          lon: draft.body.longitude,
+          accuracy: draft.body.location_accuracy_m ?? null,
+          source: 'typed',
+        }
+      : null,
+  );
+  const [gps, setGps] = useState<GpsState>({ state: 'idle' });
+  const [coordsText, setCoordsText] = useState('');
+  const [coordsError, setCoordsError] = useState(false);
+  const [category, setCategory] = useState(draft?.body.category ?? '');
+  const [address, setAddress] = useState(draft?.body.address ?? '');
+  const [description, setDescription] = useState(draft?.body.description ?? '');
+  const [email, setEmail] = useState(draft?.body.contact_email ?? '');
+  const [photo, setPhoto] = useState<StoredPhoto | null>(draft?.photo ?? null);
+  const [photoState, setPhotoState] = useState<'idle' | 'working' | 'error'>('idle');
+  const [errors, setErrors] = useState<string[]>([]);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [submitting, setSubmitting] = useState(false);
+  const mapElement = useRef<HTMLDivElement>(null);
+  const picker = useRef<PickerMap | null>(null);
+  const [pickerReady, setPickerReady] = useState(false);
+  const errorBox = useRef<HTMLDivElement>(null);
+  const bbox = catalog?.jurisdiction.bbox as BBox | undefined;
+
+  function locate(): void {
+    if (!('geolocation' in navigator)) {
+      setGps({ state: 'error', reason: 'report.gps.unsupported' });
+      return;
+    }
+    setGps({ state: 'locating' });
+    navigator.geolocation.getCurrentPosition(
+      (p) => {
+        setGps({ state: 'idle' });
+        setPosition({
+          lat: p.coords.latitude,
+          lon: p.coords.longitude,
+          accuracy: Math.round(p.coords.accuracy),
+          source: 'gps',
+        });
+      },
+      (e) =>
+        setGps({
+          state: 'error',
+          reason: e.code === e.PERMISSION_DENIED ? 'report.gps.denied' : 'report.gps.timeout',
+        }),
+      { enableHighAccuracy: true, timeout: 15_000, maximumAge: 30_000 },
+    );
+  }
+
+  // The fewest taps: ask for the position as soon as the form opens.
+  useEffect(() => {
+    if (!draft) locate();
+  }, []);
+
+  useEffect(() => {
+    if (!bbox || !mapElement.current) return;
+    let cancelled = false;
+    import('../map/leaflet')
+      .then(({ createPickerMap }) => {
+        if (cancelled || !mapElement.current) return;
+        picker.current = createPickerMap(mapElement.current, {
+          tiles: tileConfig(),
+          bounds: bbox,
+          markerLabel: t('report.map.hint'),
+          onPick: (lat, lon) => setPosition({ lat, lon, accuracy: null, source: 'map' }),
+        });
+        setPickerReady(true);
+      })
+      .catch(() => {
+        // The typed coordinates remain.
+      });
+    return () => {
+      cancelled = true;
+      picker.current?.destroy();
+      picker.current = null;
+      setPickerReady(false);
+    };
+  }, [bbox?.join(',')]);
+
+  // Positions that did not come from the map are shown on it.
+  useEffect(() => {
+    if (position && position.source !== 'map') {
+      picker.current?.setPosition(position.lat, position.lon, position.accuracy, true);
+    }
+  }, [position, pickerReady]);
+
+  function applyCoordinates(): void {
+    const parsed = parseCoordinates(coordsText);
+    setCoordsError(!parsed);
+    if (parsed) setPosition({ ...parsed, accuracy: null, source: 'typed' });
+  }
+
+  async function choosePhoto(event: Event): Promise<void> {
+    const input = event.target as HTMLInputElement;
+    const file = input.files?.[0];
+    if (!file) return;
+    setPhotoState('working');
+    try {
+      setPhoto(await resizePhoto(file));
+      setPhotoState('idle');
+    } catch {
+      setPhotoState('error');
+    } finally {
+      input.value = '';
+    }
+  }
+
+  async function submit(event: Event): Promise<void> {
+    event.preventDefault();
+    if (submitting) return;
+    const missing: string[] = [];
+    if (!category) missing.push(t('report.need.category'));
+    if (!position) missing.push(t('report.need.position'));
+    setErrors(missing);
+    setProblem(null);
+    if (missing.length) {
+      requestAnimationFrame(() => errorBox.current?.focus());
+      return;
+    }
+    const body: CreateReport = {
+      category,
+      latitude: Number(position!.lat.toFixed(7)),
+      longitude: Number(position!.lon.toFixed(7)),
+      location_accuracy_m: position!.accuracy ?? undefined,
+      address: address.trim() || undefined,
+      description: description.trim() || undefined,
+      contact_email: email.trim() || undefined,
+      source: 'pwa',
+    };
+    setSubmitting(true);
+    try {
+      // First on the device, then to the server: nothing typed is lost if the network fails.
+      const item = await enqueue(body, photo);
+      if (draft) await discard(draft.replaces);
+      const result = await sendOne(item.key);
+      if (result.verdict === 'rejected') {
+        // Fix it here rather than in the outbox: the corrected report gets a new key.
+        await discard(item.key);
+        setProblem(result.problem ?? null);
+        requestAnimationFrame(() => errorBox.current?.focus());
+        return;
+      }
+      if (result.verdict === 'sent') announceResults([result]);
+      else {
+        announce(t('outbox.saved'));
+        void requestBackgroundSync();
+      }
+      navigate('/mine');
+    } finally {
+      setSubmitting(false);
+    }
+  }
+
+  const invalidFields = new Set((problem?.errors ?? []).map((e) => FIELD_IDS[e.field]));
+  const groups = groupCategories(catalog?.categories ?? []);
+  const selected = catalog?.categories.find((c) => c.code === category);
+
+  return (
+    <section class="screen" aria-labelledby="report-title">
+      <h1 id="report-title" tabIndex={-1}>
+        {t('report.title')}
+      </h1>
+      <form onSubmit={(e) => void submit(e)} noValidate>
+        {(errors.length > 0 || problem) && (
+          <div class="error-box" role="alert" tabIndex={-1} ref={errorBox}>
+            <p>
+              <strong>{t('report.errors')}</strong>
+            </p>
+            {errors.length > 0 && (
+              <ul>
+                {errors.map((e) => (
+                  <li key={e}>{e}</li>
+                ))}
+              </ul>
+            )}
+            {problem && <ProblemText problem={problem} />}
+          </div>
+        )}
+
+        <fieldset>
+          <legend>{t('report.where')}</legend>
+          <p class="position" role="status">
+            {gps.state === 'locating'
+              ? t('report.gps.locating')
+              : position
+                ? `${t('report.position', {
+                    lat: formatCoordinate(position.lat),
+                    lon: formatCoordinate(position.lon),
+                  })} — ${
+                    position.source === 'gps' && position.accuracy !== null
+                      ? t('report.position.from.gps', { m: position.accuracy })
+                      : t(`report.position.from.${position.source}`)
+                  }`
+                : t('report.position.none')}
+            {gps.state === 'error' && (
+              <span class="warn">
+                {' '}
+                {t('report.gps.error', { reason: t(gps.reason) })}
+              </span>
+            )}
+          </p>
+          <button type="button" class="secondary" onClick={locate}>
+            <span aria-hidden="true">◎</span>
+            {t('report.gps')}
+          </button>
+          <div
+            ref={mapElement}
+            class="map picker"
+            role="region"
+            aria-label={t('report.map.label')}
+          />
+          <p class="hint">{t('report.map.hint')}</p>
+          <label for="f-coords">{t('report.coords')}</label>
+          <div class="inline">
+            <input
+              id="f-coords"
+              type="text"
+              inputMode="decimal"
+              autoComplete="off"
+              value={coordsText}
+              aria-describedby="f-coords-hint"
+              aria-invalid={coordsError || invalidFields.has('f-coords') ? 'true' : undefined}
+              onInput={(e) => setCoordsText((e.target as HTMLInputElement).value)}
+              onKeyDown={(e) => {
+                if (e.key === 'Enter') {
+                  e.preventDefault();
+                  applyCoordinates();
+                }
+              }}
+            />
+            <button type="button" class="secondary" onClick={applyCoordinates}>
+              {t('report.coords.apply')}
+            </button>
+          </div>
+          <p id="f-coords-hint" class={coordsError ? 'hint warn' : 'hint'}>
+            {coordsError ? t('report.coords.invalid') : t('report.coords.hint')}
+          </p>
+          <label for="f-address">{t('report.address')}</label>
+          <input
+            id="f-address"
+            type="text"
+            maxLength={300}
+            autoComplete="street-address"
+            value={address}
+            aria-invalid={invalidFields.has('f-address') ? 'true' : undefined}
+            onInput={(e) => setAddress((e.target as HTMLInputElement).value)}
+          />
+        </fieldset>
+
+        {groups.length === 0 ? (
+          <p class="notice">
+            <strong>{t('report.category')}</strong>{' '}
+            {catalogError ? t('report.category.unavailable') : t('report.category.loading')}
+          </p>
+        ) : (
+          <label for="f-category">{t('report.category')}</label>
+        )}
+        {groups.length > 0 && (
+          <select
+            id="f-category"
+            value={category}
+            required
+            aria-describedby={selected ? 'f-category-desc' : undefined}
+            aria-invalid={invalidFields.has('f-category') ? 'true' : undefined}
+            onChange={(e) => setCategory((e.target as HTMLSelectElement).value)}
+          >
+            <option value="">{t('report.category.choose')}</option>
+            {groups.map(([group, list]) => (
+              <optgroup label={group} key={group}>
+                {list.map((c) => (
+                  <option value={c.code} key={c.code}>
+                    {c.names[lang] ?? c.name}
+                  </option>
+                ))}
+              </optgroup>
+            ))}
+          </select>
+        )}
+        {selected && (
+          <p id="f-category-desc" class="hint">
+            {selected.descriptions[lang] ?? selected.description}
+          </p>
+        )}
+
+        <fieldset class="photo">
+          <legend>{t('report.photo')}</legend>
+          <label class="file-button">
+            <input
+              type="file"
+              accept="image/*"
+              capture="environment"
+              class="visually-hidden-input"
+              onChange={(e) => void choosePhoto(e)}
+            />
+            <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" focusable="false">
+              <path
+                fill="currentColor"
+                d="M9 4 7.2 6H4a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V8a2 2 0 0 0-2-2h-3.2L15 4H9Zm3 5a4 4 0 1 1 0 8 4 4 0 0 1 0-8Zm0 2a2 2 0 1 0 0 4 2 2 0 0 0 0-4Z"
+              />
+            </svg>
+            {t('report.photo.take')}
+          </label>
+          <p class="hint" role="status">
+            {photoState === 'working'
+              ? t('report.photo.working')
+              : photoState === 'error'
+                ? t('report.photo.error')
+                : ''}
+          </p>
+          {photo && (
+            <div class="photo-preview">
+              <PhotoThumb photo={photo} alt={t('report.photo.alt')} />
+              <p class="hint">
+                {t('report.photo.size', {
+                  w: photo.width,
+                  h: photo.height,
+                  kb: Math.round(photo.blob.size / 1024),
+                })}
+                <br />
+                {t('report.photo.note')}
+              </p>
+              <button type="button" class="link" onClick={() => setPhoto(null)}>
+                {t('report.photo.remove')}
+              </button>
+            </div>
+          )}
+        </fieldset>
+
+        <label for="f-description">{t('report.description')}</label>
+        <textarea
+          id="f-description"
+          rows={3}
+          maxLength={4000}
+          value={description}
+          aria-invalid={invalidFields.has('f-description') ? 'true' : undefined}
+          onInput={(e) => setDescription((e.target as HTMLTextAreaElement).value)}
+        />
+
+        <label for="f-email">{t('report.email')}</label>
+        <input
+          id="f-email"
+          type="email"
+          maxLength={254}
+          autoComplete="email"
+          value={email}
+          aria-invalid={invalidFields.has('f-email') ? 'true' : undefined}
+          onInput={(e) => setEmail((e.target as HTMLInputElement).value)}
+        />
+
+        <button type="submit" class="primary" aria-disabled={submitting ? 'true' : undefined}>
+          {t('report.submit')}
+        </button>
+      </form>
+    </section>
+  );
+}

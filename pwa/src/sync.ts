@@ -1,0 +1,61 @@
+// When the outbox is sent from the page: on submit, at start, when the connection returns and
+// when the app regains focus. Background Sync (in the service worker) covers the app closed.
+import { flushOutbox, SYNC_TAG, type SendResult } from './outbox';
+import { announce, langStore, type T } from './state';
+import { translate } from './i18n';
+import { problemSummary } from './components';
+
+interface SyncManager {
+  register(tag: string): Promise<void>;
+}
+
+/** Asks the browser to wake the service worker when the network is back (Chromium). */
+export async function requestBackgroundSync(): Promise<void> {
+  try {
+    const registration = await navigator.serviceWorker?.getRegistration();
+    const sync = (registration as (ServiceWorkerRegistration & { sync?: SyncManager }) | undefined)
+      ?.sync;
+    await sync?.register(SYNC_TAG);
+  } catch {
+    // Not supported or not allowed: the page's own triggers still send the outbox.
+  }
+}
+
+export function announceResults(results: SendResult[]): void {
+  const lang = langStore.get();
+  const t: T = (key, params) => translate(lang, key, params);
+  for (const result of results) {
+    if (result.verdict === 'sent' && result.report) {
+      announce(translate(lang, 'outbox.sent', { id: result.report.id }));
+    } else if (result.verdict === 'rejected') {
+      announce(
+        t('outbox.rejected', { detail: result.problem ? problemSummary(t, result.problem) : '' }),
+        'error',
+      );
+    }
+  }
+}
+
+let running: Promise<void> | null = null;
+
+export function flushNow(): Promise<void> {
+  running ??= flushOutbox()
+    .then((results) => {
+      announceResults(results);
+      if (results.some((r) => r.verdict === 'retry')) void requestBackgroundSync();
+    })
+    .catch(() => {})
+    .finally(() => {
+      running = null;
+    });
+  return running;
+}
+
+export function startOutboxTriggers(): void {
+  void flushNow();
+  window.addEventListener('online', () => void flushNow());
+  window.addEventListener('focus', () => void flushNow());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') void flushNow();
+  });
+}
