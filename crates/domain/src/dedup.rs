@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 
 use crate::GeoPoint;
 
-/// Candidates scoring below this are not shown to the resident.
-pub const SHOW_THRESHOLD: f64 = 0.15;
+/// Candidates scoring below this (a fifth of certainty) are not worth a resident's attention.
+pub const SHOW_THRESHOLD: f64 = 0.2;
 /// A candidate scoring at least this is the same problem: the report joins its incident.
 pub const AUTO_LINK_THRESHOLD: f64 = 0.8;
 /// At most this many candidates are shown.

@@ -224,6 +224,25 @@ pub fn closed_as_duplicate(closure_reason: &str) -> bool {
 }
 
 impl Case {
+    /// The case a crew named as the original when closing this one as a duplicate: Boston's
+    /// case numbers are 12 digits starting with 1010.
+    pub fn named_original(&self) -> Option<&str> {
+        if self.status != ReportStatus::Duplicate {
+            return None;
+        }
+        let bytes = self.closure_reason.as_bytes();
+        (0..bytes.len().saturating_sub(11)).find_map(|start| {
+            let candidate = &self.closure_reason[start..start + 12];
+            let bounded = start == 0 || !bytes[start - 1].is_ascii_digit();
+            let whole = bytes.get(start + 12).is_none_or(|b| !b.is_ascii_digit());
+            (bounded
+                && whole
+                && candidate.starts_with("1010")
+                && candidate.bytes().all(|b| b.is_ascii_digit()))
+            .then_some(candidate)
+        })
+    }
+
     fn from_row(row: CaseRow, category_of_type: &HashMap<&str, &str>) -> Option<Self> {
         let category = (*category_of_type.get(row.case_type.as_str())?).to_owned();
         let latitude = row.latitude.trim().parse::<f64>().ok()?;
@@ -255,9 +274,9 @@ impl Case {
     }
 }
 
-/// The located cases of the catalog's categories, in file (time) order.
-pub fn load_cases(dir: &Path, catalog: &Catalog) -> Result<Vec<Case>, DemoError> {
-    let path = dir.join(CASES_FILE);
+/// The located cases of the catalog's categories in a Boston 311 CSV export, in time order.
+pub fn load_cases(path: &Path, catalog: &Catalog) -> Result<Vec<Case>, DemoError> {
+    let path = path.to_path_buf();
     let category_of_type = catalog.category_of_type();
     let mut reader = csv::Reader::from_path(&path).map_err(|source| DemoError::Csv {
         path: path.clone(),
@@ -271,6 +290,7 @@ pub fn load_cases(dir: &Path, catalog: &Catalog) -> Result<Vec<Case>, DemoError>
         })?;
         cases.extend(Case::from_row(row, &category_of_type));
     }
+    cases.sort_by_key(|case| case.opened_at);
     Ok(cases)
 }
 
@@ -422,7 +442,7 @@ pub async fn load(
     let mut summary = DemoSummary::default();
     let categories = load_catalog(conn, &catalog, &neighborhoods, &mut summary).await?;
     if with_history {
-        let cases = load_cases(dir, &catalog)?;
+        let cases = load_cases(&dir.join(CASES_FILE), &catalog)?;
         summary.cases_read = cases.len();
         let dedup_groups = catalog
             .categories
@@ -447,6 +467,24 @@ mod tests {
 
     fn demo_dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/boston-2015")
+    }
+
+    #[test]
+    fn named_originals_are_12_digit_boston_case_numbers() {
+        let catalog = Catalog::load(&demo_dir()).unwrap();
+        let cases = load_cases(&demo_dir().join(CASES_FILE), &catalog).unwrap();
+        let named: Vec<_> = cases.iter().filter_map(Case::named_original).collect();
+        assert!(named.len() > 100, "{}", named.len());
+        assert!(
+            named
+                .iter()
+                .all(|id| id.len() == 12 && id.starts_with("1010"))
+        );
+        let resolved = cases
+            .iter()
+            .find(|c| c.status == ReportStatus::Resolved)
+            .unwrap();
+        assert_eq!(resolved.named_original(), None);
     }
 
     #[test]
@@ -494,7 +532,7 @@ mod tests {
     #[test]
     fn cases_skip_the_city_hall_placeholder_and_map_statuses() {
         let catalog = Catalog::load(&demo_dir()).unwrap();
-        let cases = load_cases(&demo_dir(), &catalog).unwrap();
+        let cases = load_cases(&demo_dir().join(CASES_FILE), &catalog).unwrap();
         assert!(cases.len() > 15_000, "{} cases", cases.len());
         assert!(
             cases

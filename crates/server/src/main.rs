@@ -1,6 +1,7 @@
 //! `signalons`: run the server and operate its database.
 
 mod config;
+mod eval_dedup;
 
 use std::{net::TcpListener, path::PathBuf, time::Instant};
 
@@ -38,6 +39,13 @@ enum Command {
     Seed {
         #[command(subcommand)]
         what: Seed,
+    },
+    /// Replay Boston 311 cases through the submission path and measure duplicate detection
+    /// against the crews' labels (uses a scratch database on the configured server).
+    EvalDedup {
+        /// A Boston 311 CSV export (default: the demo's cases).
+        #[arg(long)]
+        csv: Option<PathBuf>,
     },
     /// Print the OpenAPI 3.1 contract as JSON.
     Openapi {
@@ -128,6 +136,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 "Boston demo loaded"
             );
             Ok(())
+        }
+        Command::EvalDedup { csv } => {
+            let csv =
+                csv.unwrap_or_else(|| config.demo_dir.join(signalons_import::boston::CASES_FILE));
+            let figures = eval_dedup::run(&config.database_url, &config.demo_dir, &csv).await?;
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(figures.render().as_bytes())
+                .context("writing the figures")
         }
         Command::Openapi { .. } => Ok(()),
     }
