@@ -21,5 +21,6 @@ log "migrating"
 "$bin" migrate
 log "loading the Boston demo"
 "$bin" seed demo
+./scripts/pwa.sh build
 log "serving on http://${SIGNALONS_BIND:-127.0.0.1:8080}"
 exec "$bin" serve

@@ -15,3 +15,4 @@ log "cargo clippy"
 cargo clippy --locked --workspace --all-targets -q -- -D warnings
 log "cargo test"
 cargo test --locked --workspace --no-fail-fast
+./scripts/pwa.sh test
