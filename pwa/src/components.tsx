@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Problem, ReportEvent } from './api';
+import type { Category, Problem, ReportEvent } from './api';
 import { formatDateTime, isMessageKey, translate, type Lang, type MessageKey } from './i18n';
 import type { StoredPhoto } from './outbox';
 import { statusKey, statusSymbol, statusTone } from './status';
-import { useT, type T } from './state';
+import { groupCategories, useT, type T } from './state';
 
 /** A status as a word and a symbol; the colour only repeats them. */
 export function StatusBadge({ status }: { status: string }) {
@@ -127,5 +127,51 @@ export function ProblemText({ problem }: { problem: Problem }) {
         </ul>
       )}
     </div>
+  );
+}
+
+/** The categories as `<option>`s under their group, named in the resident's language. */
+export function CategoryOptions({ categories }: { categories: readonly Category[] }) {
+  const { lang } = useT();
+  return (
+    <>
+      {groupCategories(categories).map(([group, list]) => (
+        <optgroup label={group} key={group}>
+          {list.map((c) => (
+            <option value={c.code} key={c.code}>
+              {c.names[lang] ?? c.name}
+            </option>
+          ))}
+        </optgroup>
+      ))}
+    </>
+  );
+}
+
+/** A labelled one-line text input, marked invalid when the server refused its value. */
+export function TextField(props: {
+  id: string;
+  label: string;
+  value: string;
+  onValue(value: string): void;
+  type?: 'text' | 'email';
+  maxLength: number;
+  autoComplete: string;
+  invalid: boolean;
+}) {
+  return (
+    <>
+      <label for={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        // (Preact's typings tie a union of input types to `list`; both are plain text boxes.)
+        type={(props.type ?? 'text') as 'text'}
+        maxLength={props.maxLength}
+        autoComplete={props.autoComplete}
+        value={props.value}
+        aria-invalid={props.invalid ? 'true' : undefined}
+        onInput={(e) => props.onValue((e.target as HTMLInputElement).value)}
+      />
+    </>
   );
 }

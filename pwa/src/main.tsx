@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { App } from './app';
-import { langStore, refreshCatalog } from './state';
+import { catalogErrorStore, langStore, refreshCatalog } from './state';
 import { startOutboxTriggers } from './sync';
 import './styles.css';
 
@@ -8,6 +8,10 @@ document.documentElement.lang = langStore.get();
 render(<App />, document.getElementById('app')!);
 
 void refreshCatalog();
+// A first visit made offline gets the categories as soon as the network is back.
+window.addEventListener('online', () => {
+  if (catalogErrorStore.get()) void refreshCatalog();
+});
 startOutboxTriggers();
 
 if ('serviceWorker' in navigator && import.meta.env.PROD) {

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { listReportsInBBox, type BBox, type Report } from '../api';
 import { tileConfig } from '../config';
 import { countKey } from '../i18n';
@@ -7,12 +7,11 @@ import { ALL_STATUSES, statusKey, statusQuery, type StatusFilter } from '../stat
 import {
   catalogStore,
   categoryName,
-  groupCategories,
   useStore,
   useT,
 } from '../state';
-import { DateTime, StatusBadge } from '../components';
-import type { BrowseMap } from '../map/leaflet';
+import { CategoryOptions, DateTime, StatusBadge } from '../components';
+import { useLazyMap } from '../map/useLazyMap';
 
 /** Reports loaded for one viewport at most (newest first, in pages of 200). */
 const MAX_REPORTS = 600;
@@ -53,43 +52,33 @@ export function MapScreen() {
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [mapFailed, setMapFailed] = useState(false);
-  const [mapReady, setMapReady] = useState(false);
-  const mapElement = useRef<HTMLDivElement>(null);
-  const map = useRef<BrowseMap | null>(null);
   const jurisdictionBBox = catalog?.jurisdiction.bbox as BBox | undefined;
 
   // The map: created once the city's bounding box is known, destroyed with the screen.
+  const { element: mapElement, map, failed: mapFailed } = useLazyMap(
+    jurisdictionBBox,
+    ({ createBrowseMap }, element, bounds) =>
+      createBrowseMap(element, {
+        tiles: tileConfig(),
+        bounds,
+        onMove: setBbox,
+        onSelect: (id) => navigate(`/reports/${id}`),
+      }),
+  );
+
   useEffect(() => {
-    if (!jurisdictionBBox || !mapElement.current) return;
     let cancelled = false;
-    import('../map/leaflet')
-      .then(({ createBrowseMap }) => {
-        if (cancelled || !mapElement.current) return;
-        map.current = createBrowseMap(mapElement.current, {
-          tiles: tileConfig(),
-          bounds: jurisdictionBBox,
-          onMove: setBbox,
-          onSelect: (id) => navigate(`/reports/${id}`),
-        });
-        setMapReady(true);
-        void knownPosition().then((p) => {
-          if (p && !cancelled) map.current?.setView(p.coords.latitude, p.coords.longitude, 16);
-        });
-      })
-      .catch(() => {
-        if (!cancelled) {
-          setMapFailed(true);
-          setBbox(jurisdictionBBox);
-        }
+    if (map) {
+      void knownPosition().then((p) => {
+        if (p && !cancelled) map.setView(p.coords.latitude, p.coords.longitude, 16);
       });
+    }
+    // Without the map the list still shows the whole city.
+    if (mapFailed && jurisdictionBBox) setBbox(jurisdictionBBox);
     return () => {
       cancelled = true;
-      map.current?.destroy();
-      map.current = null;
-      setMapReady(false);
     };
-  }, [jurisdictionBBox?.join(',')]);
+  }, [map, mapFailed]);
 
   // The reports in view, reloaded (debounced, older requests cancelled) when view or filters move.
   useEffect(() => {
@@ -121,12 +110,12 @@ export function MapScreen() {
   }, [bbox?.join(','), category, status]);
 
   useEffect(() => {
-    map.current?.setReports(loaded?.items ?? [], {
+    map?.setReports(loaded?.items ?? [], {
       report: (r) =>
         `${categoryName(catalog, r.category.code, lang, r.category.name)}, ${t(statusKey(r.status))} (${t('mine.report', { id: r.id })})`,
       cluster: (n) => t('map.cluster', { n }),
     });
-  }, [loaded, lang, catalog, mapReady]);
+  }, [loaded, lang, catalog, map]);
 
   const activeFilters = (category ? 1 : 0) + (status ? 1 : 0);
   const items = loaded?.items ?? [];
@@ -151,15 +140,7 @@ export function MapScreen() {
                 onChange={(e) => setCategory((e.target as HTMLSelectElement).value)}
               >
                 <option value="">{t('map.category.all')}</option>
-                {groupCategories(catalog?.categories ?? []).map(([group, list]) => (
-                  <optgroup label={group} key={group}>
-                    {list.map((c) => (
-                      <option value={c.code} key={c.code}>
-                        {c.names[lang] ?? c.name}
-                      </option>
-                    ))}
-                  </optgroup>
-                ))}
+                <CategoryOptions categories={catalog?.categories ?? []} />
               </select>
             </label>
             <label>
@@ -185,7 +166,7 @@ export function MapScreen() {
           class="locate"
           onClick={() =>
             void currentPosition().then(
-              (p) => map.current?.setView(p.coords.latitude, p.coords.longitude, 16),
+              (p) => map?.setView(p.coords.latitude, p.coords.longitude, 16),
               () => {},
             )
           }

@@ -16,8 +16,8 @@ import {
   useT,
 } from '../state';
 import { announceResults, requestBackgroundSync } from '../sync';
-import { PhotoThumb, ProblemText } from '../components';
-import type { PickerMap } from '../map/leaflet';
+import { CategoryOptions, PhotoThumb, ProblemText, TextField } from '../components';
+import { useLazyMap } from '../map/useLazyMap';
 
 type Source = 'gps' | 'map' | 'typed';
 
@@ -73,9 +73,6 @@ export function ReportScreen() {
   const [errors, setErrors] = useState<string[]>([]);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [submitting, setSubmitting] = useState(false);
-  const mapElement = useRef<HTMLDivElement>(null);
-  const picker = useRef<PickerMap | null>(null);
-  const [pickerReady, setPickerReady] = useState(false);
   const errorBox = useRef<HTMLDivElement>(null);
   const bbox = catalog?.jurisdiction.bbox as BBox | undefined;
 
@@ -109,37 +106,21 @@ export function ReportScreen() {
     if (!draft) locate();
   }, []);
 
-  useEffect(() => {
-    if (!bbox || !mapElement.current) return;
-    let cancelled = false;
-    import('../map/leaflet')
-      .then(({ createPickerMap }) => {
-        if (cancelled || !mapElement.current) return;
-        picker.current = createPickerMap(mapElement.current, {
-          tiles: tileConfig(),
-          bounds: bbox,
-          markerLabel: t('report.map.hint'),
-          onPick: (lat, lon) => setPosition({ lat, lon, accuracy: null, source: 'map' }),
-        });
-        setPickerReady(true);
-      })
-      .catch(() => {
-        // The typed coordinates remain.
-      });
-    return () => {
-      cancelled = true;
-      picker.current?.destroy();
-      picker.current = null;
-      setPickerReady(false);
-    };
-  }, [bbox?.join(',')]);
+  const { element: mapElement, map: picker } = useLazyMap(bbox, ({ createPickerMap }, element, bounds) =>
+    createPickerMap(element, {
+      tiles: tileConfig(),
+      bounds,
+      markerLabel: t('report.map.hint'),
+      onPick: (lat, lon) => setPosition({ lat, lon, accuracy: null, source: 'map' }),
+    }),
+  );
 
   // Positions that did not come from the map are shown on it.
   useEffect(() => {
     if (position && position.source !== 'map') {
-      picker.current?.setPosition(position.lat, position.lon, position.accuracy, true);
+      picker?.setPosition(position.lat, position.lon, position.accuracy, true);
     }
-  }, [position, pickerReady]);
+  }, [position, picker]);
 
   function applyCoordinates(): void {
     const parsed = parseCoordinates(coordsText);
@@ -292,15 +273,14 @@ export function ReportScreen() {
           <p id="f-coords-hint" class={coordsError ? 'hint warn' : 'hint'}>
             {coordsError ? t('report.coords.invalid') : t('report.coords.hint')}
           </p>
-          <label for="f-address">{t('report.address')}</label>
-          <input
+          <TextField
             id="f-address"
-            type="text"
+            label={t('report.address')}
             maxLength={300}
             autoComplete="street-address"
             value={address}
-            aria-invalid={invalidFields.has('f-address') ? 'true' : undefined}
-            onInput={(e) => setAddress((e.target as HTMLInputElement).value)}
+            invalid={invalidFields.has('f-address')}
+            onValue={setAddress}
           />
         </fieldset>
 
@@ -322,15 +302,7 @@ export function ReportScreen() {
             onChange={(e) => setCategory((e.target as HTMLSelectElement).value)}
           >
             <option value="">{t('report.category.choose')}</option>
-            {groups.map(([group, list]) => (
-              <optgroup label={group} key={group}>
-                {list.map((c) => (
-                  <option value={c.code} key={c.code}>
-                    {c.names[lang] ?? c.name}
-                  </option>
-                ))}
-              </optgroup>
-            ))}
+            <CategoryOptions categories={catalog?.categories ?? []} />
           </select>
         )}
         {selected && (
@@ -393,15 +365,15 @@ export function ReportScreen() {
           onInput={(e) => setDescription((e.target as HTMLTextAreaElement).value)}
         />
 
-        <label for="f-email">{t('report.email')}</label>
-        <input
+        <TextField
           id="f-email"
+          label={t('report.email')}
           type="email"
           maxLength={254}
           autoComplete="email"
           value={email}
-          aria-invalid={invalidFields.has('f-email') ? 'true' : undefined}
-          onInput={(e) => setEmail((e.target as HTMLInputElement).value)}
+          invalid={invalidFields.has('f-email')}
+          onValue={setEmail}
         />
 
         <button type="submit" class="primary" aria-disabled={submitting ? 'true' : undefined}>
