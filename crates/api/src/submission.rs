@@ -171,6 +171,8 @@ pub struct Submitted {
     pub replayed: bool,
     /// Joined an incident that already existed.
     pub linked: bool,
+    /// The department it was routed to (`None` on a replay, or when none is configured).
+    pub department_id: Option<i64>,
     /// The candidates that were considered (empty on a replay).
     pub candidates: Vec<ScoredCandidate>,
 }
@@ -193,6 +195,7 @@ fn replayed(report_id: i64) -> Submitted {
         report_id,
         replayed: true,
         linked: false,
+        department_id: None,
         candidates: Vec::new(),
     }
 }
@@ -271,6 +274,7 @@ pub async fn submit(
                 report_id,
                 replayed: false,
                 linked: link_to.is_some(),
+                department_id,
                 candidates,
             })
         }

@@ -212,15 +212,17 @@ pub async fn upsert_service_area(
         .await
 }
 
-/// Routes `category` (anywhere in the jurisdiction) to `department`.
+/// Routes `category` to `department`, within `service_area` or anywhere in the jurisdiction.
 pub async fn upsert_category_route(
     conn: &mut AsyncPgConnection,
     jurisdiction: i64,
     category: i64,
+    service_area: Option<i64>,
     department: i64,
 ) -> QueryResult<()> {
     diesel::sql_query(
-        "INSERT INTO routes (jurisdiction_id, category_id, department_id) VALUES ($1, $2, $3) \
+        "INSERT INTO routes (jurisdiction_id, category_id, service_area_id, department_id) \
+         VALUES ($1, $2, $3, $4) \
          ON CONFLICT (jurisdiction_id, coalesce(category_id, 0), coalesce(dedup_group, ''), \
                       coalesce(service_area_id, 0)) \
          DO UPDATE SET department_id = excluded.department_id \
@@ -228,6 +230,7 @@ pub async fn upsert_category_route(
     )
     .bind::<BigInt, _>(jurisdiction)
     .bind::<BigInt, _>(category)
+    .bind::<Nullable<BigInt>, _>(service_area)
     .bind::<BigInt, _>(department)
     .execute(conn)
     .await

@@ -7,6 +7,7 @@ use std::{
 };
 
 use chrono::NaiveDateTime;
+use geo::{Contains, Coord, LineString, MultiPolygon, Point, Polygon};
 use serde::Deserialize;
 use signalons_db::{
     AsyncPgConnection, QueryResult,
@@ -133,6 +134,44 @@ pub struct Neighborhood {
     pub name: String,
     /// The GeoJSON geometry, as text.
     pub geometry: String,
+    /// The same geometry, for point-in-polygon tests in Rust.
+    pub shape: MultiPolygon<f64>,
+}
+
+fn ring(value: &serde_json::Value) -> Option<LineString<f64>> {
+    let points = value.as_array()?;
+    points
+        .iter()
+        .map(|point| {
+            Some(Coord {
+                x: point.get(0)?.as_f64()?,
+                y: point.get(1)?.as_f64()?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()
+        .map(LineString::new)
+}
+
+fn polygon(value: &serde_json::Value) -> Option<Polygon<f64>> {
+    let rings = value.as_array()?;
+    let exterior = ring(rings.first()?)?;
+    let interiors = rings[1..].iter().map(ring).collect::<Option<Vec<_>>>()?;
+    Some(Polygon::new(exterior, interiors))
+}
+
+/// A GeoJSON Polygon or MultiPolygon geometry as a geo MultiPolygon.
+fn multi_polygon(geometry: &serde_json::Value) -> Option<MultiPolygon<f64>> {
+    let coordinates = &geometry["coordinates"];
+    match geometry["type"].as_str()? {
+        "Polygon" => Some(MultiPolygon::new(vec![polygon(coordinates)?])),
+        "MultiPolygon" => coordinates
+            .as_array()?
+            .iter()
+            .map(polygon)
+            .collect::<Option<Vec<_>>>()
+            .map(MultiPolygon::new),
+        _ => None,
+    }
 }
 
 /// `neighborhood-name` from `Neighborhood Name`.
@@ -167,13 +206,13 @@ pub fn load_neighborhoods(dir: &Path) -> Result<Vec<Neighborhood>, DemoError> {
                 .as_str()
                 .ok_or_else(|| invalid("a feature has no Name"))?;
             let geometry = &feature["geometry"];
-            if !matches!(geometry["type"].as_str(), Some("Polygon" | "MultiPolygon")) {
-                return Err(invalid("a neighborhood is not a polygon"));
-            }
+            let shape = multi_polygon(geometry)
+                .ok_or_else(|| invalid("a neighborhood is not a well-formed polygon"))?;
             Ok(Neighborhood {
                 code: slug(name),
                 name: name.to_owned(),
                 geometry: geometry.to_string(),
+                shape,
             })
         })
         .collect()
@@ -190,6 +229,8 @@ struct CaseRow {
     case_title: String,
     #[serde(rename = "type")]
     case_type: String,
+    queue: String,
+    department: String,
     location: String,
     latitude: String,
     longitude: String,
@@ -208,6 +249,10 @@ pub struct Case {
     pub opened_at: NaiveDateTime,
     pub closed_at: Option<NaiveDateTime>,
     pub closure_reason: String,
+    /// The city's work queue, e.g. `PWDx_District 03: North Dorchester`.
+    pub queue: String,
+    /// The city's department code, e.g. `PWDx`.
+    pub department: String,
 }
 
 fn parse_local_time(text: &str) -> Option<NaiveDateTime> {
@@ -270,6 +315,8 @@ impl Case {
             opened_at,
             closed_at: closed_at.filter(|_| closed),
             closure_reason: collapse_spaces(&row.closure_reason),
+            queue: row.queue.trim().to_owned(),
+            department: row.department.trim().to_owned(),
         })
     }
 }
@@ -294,6 +341,114 @@ pub fn load_cases(path: &Path, catalog: &Catalog) -> Result<Vec<Case>, DemoError
     Ok(cases)
 }
 
+/// A Public Works district crew, from a queue name such as
+/// `PWDx_District 03: North Dorchester`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct District {
+    /// `PWD_D03`
+    pub code: String,
+    /// `Public Works District 03: North Dorchester`
+    pub name: String,
+    pub name_fr: String,
+}
+
+impl District {
+    pub fn from_queue(queue: &str) -> Option<Self> {
+        let rest = queue.strip_prefix("PWDx_District ")?;
+        let (number, place) = rest.split_once(':')?;
+        let number = number.trim();
+        let valid = !number.is_empty()
+            && number.len() <= 3
+            && number.chars().all(|c| c.is_ascii_alphanumeric());
+        valid.then(|| Self {
+            code: format!("PWD_D{}", number.to_ascii_uppercase()),
+            name: format!("Public Works District {number}:{place}"),
+            name_fr: format!("Travaux publics, district {number} :{place}"),
+        })
+    }
+}
+
+/// The department the city itself gave a case: its Public Works district when it went to a
+/// district queue, else its department code without Boston's trailing `x`.
+pub fn city_department(case: &Case) -> String {
+    District::from_queue(&case.queue)
+        .map(|district| district.code)
+        .unwrap_or_else(|| case.department.trim_end_matches('x').to_owned())
+}
+
+/// A route the cases show: `category` in `area` goes to `district`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistrictRoute {
+    pub category: String,
+    pub area: String,
+    pub district: District,
+}
+
+/// Public Works routes by area: a category whose cases most often went to a district queue is
+/// routed, in each neighborhood, to the district that handled most of that neighborhood's
+/// district cases.
+pub fn derive_district_routes(
+    cases: &[Case],
+    neighborhoods: &[Neighborhood],
+) -> Vec<DistrictRoute> {
+    let mut by_category: HashMap<&str, HashMap<String, usize>> = HashMap::new();
+    let mut by_area: HashMap<&str, HashMap<District, usize>> = HashMap::new();
+    for case in cases {
+        let district = District::from_queue(&case.queue);
+        let bucket = match &district {
+            Some(_) => "district".to_owned(),
+            None => case.department.clone(),
+        };
+        *by_category
+            .entry(&case.category)
+            .or_default()
+            .entry(bucket)
+            .or_default() += 1;
+        let point = Point::new(case.longitude, case.latitude);
+        if let (Some(district), Some(area)) = (
+            district,
+            neighborhoods.iter().find(|n| n.shape.contains(&point)),
+        ) {
+            *by_area
+                .entry(&area.code)
+                .or_default()
+                .entry(district)
+                .or_default() += 1;
+        }
+    }
+    let majority = |counts: &HashMap<District, usize>| {
+        counts
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.code.cmp(&a.0.code)))
+            .map(|(district, _)| district.clone())
+    };
+    let mut district_categories: Vec<&str> = by_category
+        .iter()
+        .filter(|(_, counts)| {
+            let district = counts.get("district").copied().unwrap_or_default();
+            counts
+                .iter()
+                .all(|(bucket, count)| bucket == "district" || *count < district)
+        })
+        .map(|(category, _)| *category)
+        .collect();
+    district_categories.sort_unstable();
+    let mut routes = Vec::new();
+    for area in neighborhoods {
+        let Some(district) = by_area.get(area.code.as_str()).and_then(majority) else {
+            continue;
+        };
+        for category in &district_categories {
+            routes.push(DistrictRoute {
+                category: (*category).to_owned(),
+                area: area.code.clone(),
+                district: district.clone(),
+            });
+        }
+    }
+    routes
+}
+
 /// What loading the demo did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DemoSummary {
@@ -301,6 +456,8 @@ pub struct DemoSummary {
     pub departments: usize,
     pub categories: usize,
     pub service_areas: usize,
+    /// Routes to Public Works districts by neighborhood, derived from the cases.
+    pub area_routes: usize,
     pub cases_read: usize,
     pub reports_inserted: usize,
 }
@@ -311,6 +468,7 @@ pub async fn load_catalog(
     conn: &mut AsyncPgConnection,
     catalog: &Catalog,
     neighborhoods: &[Neighborhood],
+    district_routes: &[DistrictRoute],
     summary: &mut DemoSummary,
 ) -> Result<HashMap<String, (i64, i16)>, DemoError> {
     let city = &catalog.jurisdiction;
@@ -327,6 +485,7 @@ pub async fn load_catalog(
     )
     .await?;
     summary.jurisdiction_id = jurisdiction;
+    let mut areas = HashMap::new();
     for area in neighborhoods {
         let seed = ServiceAreaSeed {
             code: &area.code,
@@ -335,22 +494,46 @@ pub async fn load_catalog(
             priority: 0,
             geojson: &area.geometry,
         };
-        upsert_service_area(conn, jurisdiction, &seed).await?;
+        areas.insert(
+            area.code.as_str(),
+            upsert_service_area(conn, jurisdiction, &seed).await?,
+        );
     }
     summary.service_areas = neighborhoods.len();
 
     let mut departments = HashMap::new();
-    for entry in &catalog.departments {
+    let districts = district_routes.iter().map(|route| &route.district);
+    let entries = catalog
+        .departments
+        .iter()
+        .map(|d| {
+            (
+                d.code.as_str(),
+                d.name.as_str(),
+                d.name_fr.as_str(),
+                d.channel.as_str(),
+            )
+        })
+        .chain(districts.map(|d| {
+            (
+                d.code.as_str(),
+                d.name.as_str(),
+                d.name_fr.as_str(),
+                "internal",
+            )
+        }));
+    for (code, name, name_fr, channel) in entries {
+        if departments.contains_key(code) {
+            continue;
+        }
+        let names = serde_json::json!({ "en": name, "fr": name_fr });
         let seed = DepartmentSeed {
-            code: &entry.code,
-            name: &entry.name,
-            names: serde_json::json!({ "en": entry.name, "fr": entry.name_fr }),
-            channel: &entry.channel,
+            code,
+            name,
+            names,
+            channel,
         };
-        departments.insert(
-            entry.code.as_str(),
-            upsert_department(conn, jurisdiction, &seed).await?,
-        );
+        departments.insert(code, upsert_department(conn, jurisdiction, &seed).await?);
     }
     summary.departments = departments.len();
     let department = |code: &str| {
@@ -377,10 +560,21 @@ pub async fn load_catalog(
             allow_anonymous: entry.allow_anonymous,
         };
         let id = upsert_category(conn, jurisdiction, &seed).await?;
-        upsert_category_route(conn, jurisdiction, id, department(&entry.department)?).await?;
+        upsert_category_route(conn, jurisdiction, id, None, department(&entry.department)?).await?;
         categories.insert(entry.code.clone(), (id, entry.default_priority));
     }
     summary.categories = categories.len();
+    for route in district_routes {
+        let (Some((category, _)), Some(area)) = (
+            categories.get(&route.category),
+            areas.get(route.area.as_str()),
+        ) else {
+            continue;
+        };
+        let district = department(&route.district.code)?;
+        upsert_category_route(conn, jurisdiction, *category, Some(*area), district).await?;
+    }
+    summary.area_routes = district_routes.len();
     Ok(categories)
 }
 
@@ -439,11 +633,19 @@ pub async fn load(
 ) -> Result<DemoSummary, DemoError> {
     let catalog = Catalog::load(dir)?;
     let neighborhoods = load_neighborhoods(dir)?;
+    let cases = load_cases(&dir.join(CASES_FILE), &catalog)?;
+    let district_routes = derive_district_routes(&cases, &neighborhoods);
     let mut summary = DemoSummary::default();
-    let categories = load_catalog(conn, &catalog, &neighborhoods, &mut summary).await?;
+    let categories = load_catalog(
+        conn,
+        &catalog,
+        &neighborhoods,
+        &district_routes,
+        &mut summary,
+    )
+    .await?;
+    summary.cases_read = cases.len();
     if with_history {
-        let cases = load_cases(&dir.join(CASES_FILE), &catalog)?;
-        summary.cases_read = cases.len();
         let dedup_groups = catalog
             .categories
             .iter()
@@ -485,6 +687,43 @@ mod tests {
             .find(|c| c.status == ReportStatus::Resolved)
             .unwrap();
         assert_eq!(resolved.named_original(), None);
+    }
+
+    #[test]
+    fn district_queues_name_their_crews() {
+        let district = District::from_queue("PWDx_District 03: North Dorchester").unwrap();
+        assert_eq!(district.code, "PWD_D03");
+        assert_eq!(district.name, "Public Works District 03: North Dorchester");
+        assert_eq!(
+            District::from_queue("PWDx_District 1C: Downtown")
+                .unwrap()
+                .code,
+            "PWD_D1C"
+        );
+        assert_eq!(District::from_queue("PWDx_Street Light Outages"), None);
+    }
+
+    #[test]
+    fn potholes_route_to_districts_and_street_lights_stay_central() {
+        let dir = demo_dir();
+        let catalog = Catalog::load(&dir).unwrap();
+        let cases = load_cases(&dir.join(CASES_FILE), &catalog).unwrap();
+        let routes = derive_district_routes(&cases, &load_neighborhoods(&dir).unwrap());
+        let pothole_areas = routes.iter().filter(|r| r.category == "pothole").count();
+        assert!(
+            pothole_areas >= 20,
+            "{pothole_areas} neighborhoods route potholes to a district"
+        );
+        assert!(routes.iter().all(|r| r.category != "street_light_out"));
+        let in_dorchester = routes
+            .iter()
+            .find(|r| r.category == "pothole" && r.area == "dorchester")
+            .unwrap();
+        assert!(
+            in_dorchester.district.name.contains("Dorchester"),
+            "{:?}",
+            in_dorchester.district
+        );
     }
 
     #[test]

@@ -14,7 +14,10 @@ use chrono::{DateTime, Utc};
 use diesel::{OptionalExtension, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use signalons_api::submission::{self, ReportDraft};
-use signalons_db::{DbError, incidents, migrations, schema::reports};
+use signalons_db::{
+    DbError, incidents, migrations,
+    schema::{departments, reports},
+};
 use signalons_domain::{
     Address, CategoryCode, Description, GeoPoint, Latitude, Longitude, ReportSource, ReportStatus,
 };
@@ -39,6 +42,10 @@ pub struct DedupFigures {
     pub auto_links_named: usize,
     /// ...that joined the original's incident.
     pub auto_links_to_named: usize,
+    /// Submissions the city handled in a department the catalog models...
+    pub routed_comparable: usize,
+    /// ...that were routed to that same department.
+    pub routed_agreeing: usize,
     pub seconds: f64,
 }
 
@@ -62,6 +69,7 @@ impl DedupFigures {
              automatic links             {} ({:.3} of submissions)\n\
              link precision vs labels    {:.3} (lower bound: crews label few duplicates)\n\
              link precision, named pairs {:.3} ({} of {} linked to the named original)\n\
+             routing agreement           {:.3} with the city's own department or district ({} cases)\n\
              replay throughput           {:.0} submissions/s ({:.1} s)\n",
             self.submissions,
             self.labelled_pairs,
@@ -76,6 +84,8 @@ impl DedupFigures {
             ratio(self.auto_links_to_named, self.auto_links_named),
             self.auto_links_to_named,
             self.auto_links_named,
+            ratio(self.routed_agreeing, self.routed_comparable),
+            self.routed_comparable,
             self.submissions as f64 / self.seconds.max(1e-9),
             self.seconds,
         )
@@ -116,6 +126,12 @@ pub async fn replay(conn: &mut AsyncPgConnection, cases: &[Case]) -> anyhow::Res
     let mut figures = DedupFigures::default();
     let mut report_of_case: HashMap<&str, i64> = HashMap::new();
     let mut closures: BinaryHeap<Closure> = BinaryHeap::new();
+    let department_codes: HashMap<i64, String> = departments::table
+        .select((departments::id, departments::code))
+        .load::<(i64, String)>(conn)
+        .await?
+        .into_iter()
+        .collect();
     for case in cases {
         // Boston's times are local; replaying them as UTC keeps their order and gaps.
         let now = case.opened_at.and_utc();
@@ -138,6 +154,16 @@ pub async fn replay(conn: &mut AsyncPgConnection, cases: &[Case]) -> anyhow::Res
             Err(error) => return Err(error).context("replaying a case"),
         };
         figures.submissions += 1;
+        let expected = boston::city_department(case);
+        if department_codes.values().any(|code| *code == expected) {
+            figures.routed_comparable += 1;
+            let routed = submitted
+                .department_id
+                .and_then(|id| department_codes.get(&id));
+            if routed == Some(&expected) {
+                figures.routed_agreeing += 1;
+            }
+        }
         if !submitted.candidates.is_empty() {
             figures.shown += 1;
         }
@@ -252,6 +278,8 @@ mod tests {
             closed_at: (status != ReportStatus::Submitted)
                 .then(|| start + chrono::Duration::minutes(minutes + 600)),
             closure_reason: closure.to_owned(),
+            queue: "PWDx_Street Light Outages".to_owned(),
+            department: "PWDx".to_owned(),
         }
     }
 
@@ -293,6 +321,7 @@ mod tests {
             (figures.auto_links_named, figures.auto_links_to_named),
             (1, 1)
         );
+        assert_eq!((figures.routed_comparable, figures.routed_agreeing), (4, 4));
         assert_eq!(db.count("incidents").await, 3);
         assert_eq!(db.count("incidents WHERE closed_at IS NULL").await, 2);
         let rendered = figures.render();

@@ -45,9 +45,9 @@ async fn the_same_problem_reported_twice_is_one_incident_with_a_supporter() {
 async fn plausible_matches_are_shown_and_unrelated_ones_are_not() {
     let app = TestApp::spawn().await;
     let first = report(&app, light(42.3560, -71.0700)).await;
-    // Another pole ~55 m away on another street: plausible, not certain.
-    let mut other = light(42.3565, -71.0700);
-    other["address"] = json!("20 Beacon St Boston MA 02108");
+    // Another pole ~33 m away, a few numbers up the street: plausible, not certain.
+    let mut other = light(42.3563, -71.0700);
+    other["address"] = json!("9 Charles St Boston MA 02116");
     let second = report(&app, other).await;
     assert_eq!(second["linked_to_existing_incident"], false);
     assert_ne!(second["incident_id"], first["incident_id"]);

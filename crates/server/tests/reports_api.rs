@@ -41,7 +41,8 @@ async fn a_created_report_is_stored_routed_and_readable() {
     assert_eq!(created["status"], "submitted");
     assert_eq!(created["jurisdiction"], "boston");
     assert_eq!(created["category"]["code"], "pothole");
-    assert_eq!(created["department"]["code"], "PWD");
+    // Potholes go to the Public Works district crew of the neighborhood, as in Boston's cases.
+    assert_eq!(created["department"]["code"], "PWD_D10A");
     assert_eq!(created["service_area"]["code"], "fenway");
     assert_eq!(created["source"], "pwa");
     assert_eq!(created["latitude"], 42.3467);

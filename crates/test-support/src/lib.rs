@@ -4,8 +4,6 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::{
-    collections::hash_map::DefaultHasher,
-    hash::{Hash, Hasher},
     net::TcpListener,
     path::{Path, PathBuf},
     sync::atomic::{AtomicU32, Ordering},
@@ -74,27 +72,14 @@ pub enum Contents {
     BostonCatalog,
 }
 
-fn demo_fingerprint() -> u64 {
-    let mut hasher = DefaultHasher::new();
-    for file in [
-        signalons_import::boston::CATALOG_FILE,
-        signalons_import::boston::NEIGHBORHOODS_FILE,
-    ] {
-        std::fs::read(demo_dir().join(file))
-            .expect("demo file")
-            .hash(&mut hasher);
-    }
-    hasher.finish()
-}
-
 fn template_name(contents: Contents) -> String {
     match contents {
         Contents::Empty => format!("sig_tpl_{}_empty", migrations::FINGERPRINT),
         Contents::BostonCatalog => {
             format!(
-                "sig_tpl_{}_{:016x}",
+                "sig_tpl_{}_{}",
                 migrations::FINGERPRINT,
-                demo_fingerprint()
+                env!("SIGNALONS_DEMO_FINGERPRINT")
             )
         }
     }
@@ -131,9 +116,38 @@ async fn ensure_template(contents: Contents) -> String {
             &format!("ALTER DATABASE {building} RENAME TO {name}"),
         )
         .await;
+        drop_stale_templates(&mut conn).await;
     }
     execute(&mut conn, "SELECT pg_advisory_unlock(7165328)").await;
     name
+}
+
+/// Templates of older schemas or data pile up otherwise, one per change.
+async fn drop_stale_templates(conn: &mut AsyncPgConnection) {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        datname: String,
+    }
+    let current = [
+        template_name(Contents::Empty),
+        template_name(Contents::BostonCatalog),
+    ];
+    let names: Vec<Name> = diesel::sql_query(
+        "SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'sig\\_tpl\\_%'",
+    )
+    .load(conn)
+    .await
+    .unwrap_or_default();
+    for name in names.into_iter().map(|n| n.datname) {
+        if !current.contains(&name) && !name.ends_with("_building") {
+            execute(
+                conn,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await;
+        }
+    }
 }
 
 static EMPTY_TEMPLATE: OnceCell<String> = OnceCell::const_new();
