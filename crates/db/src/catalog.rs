@@ -189,3 +189,13 @@ pub async fn names(
         service_area,
     })
 }
+
+/// The id of the jurisdiction `slug`.
+pub async fn jurisdiction_id(conn: &mut AsyncPgConnection, slug: &str) -> QueryResult<Option<i64>> {
+    jurisdictions::table
+        .filter(jurisdictions::slug.eq(slug))
+        .select(jurisdictions::id)
+        .first(conn)
+        .await
+        .optional()
+}

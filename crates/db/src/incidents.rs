@@ -293,3 +293,112 @@ pub async fn close_report(
     })
     .await
 }
+
+/// A past report as batch clustering sees it.
+#[derive(Debug, Clone, Queryable)]
+pub struct ClusterableReport {
+    pub report_id: i64,
+    pub incident_id: i64,
+    pub dedup_group: String,
+    pub location: Point,
+    pub created_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub dedup_radius_m: i32,
+    pub dedup_window_days: i32,
+}
+
+/// The reports of `source` in a jurisdiction, with their category's dedup settings, by
+/// dedup group then time.
+pub async fn clusterable_reports(
+    conn: &mut AsyncPgConnection,
+    jurisdiction: i64,
+    source: &str,
+) -> QueryResult<Vec<ClusterableReport>> {
+    reports::table
+        .inner_join(categories::table.on(categories::id.eq(reports::category_id)))
+        .filter(reports::jurisdiction_id.eq(jurisdiction))
+        .filter(reports::source.eq(source))
+        .select((
+            reports::id,
+            reports::incident_id,
+            categories::dedup_group,
+            reports::location,
+            reports::created_at,
+            reports::closed_at,
+            categories::dedup_radius_m,
+            categories::dedup_window_days,
+        ))
+        .order((categories::dedup_group, reports::created_at, reports::id))
+        .load(conn)
+        .await
+}
+
+/// Makes `members` reports of the incident `keeper` (each move is a public `merged` event with
+/// `explanation`), recomputes the keeper's counts, status and dates from its reports, and
+/// deletes incidents left without reports. Returns how many reports moved.
+pub async fn merge(
+    conn: &mut AsyncPgConnection,
+    keeper: i64,
+    members: &[i64],
+    explanation: &str,
+) -> QueryResult<usize> {
+    conn.transaction(async |conn| {
+        let moving: Vec<(i64, i64, String, DateTime<Utc>)> = reports::table
+            .filter(reports::id.eq_any(members))
+            .filter(reports::incident_id.ne(keeper))
+            .select((reports::id, reports::incident_id, reports::status, reports::created_at))
+            .for_update()
+            .load(conn)
+            .await?;
+        if moving.is_empty() {
+            return Ok(0);
+        }
+        let moved_ids: Vec<i64> = moving.iter().map(|m| m.0).collect();
+        let emptied: Vec<i64> = moving.iter().map(|m| m.1).collect();
+        diesel::update(reports::table.filter(reports::id.eq_any(&moved_ids)))
+            .set(reports::incident_id.eq(keeper))
+            .execute(conn)
+            .await?;
+        let events: Vec<NewReportEvent<'_>> = moving
+            .iter()
+            .map(|(report_id, _, status, created_at)| NewReportEvent {
+                report_id: *report_id,
+                kind: "merged",
+                status_from: Some(status),
+                status_to: Some(status),
+                body: explanation,
+                is_internal: false,
+                created_at: *created_at,
+            })
+            .collect();
+        diesel::insert_into(report_events::table).values(&events).execute(conn).await?;
+        diesel::sql_query(
+            "UPDATE incidents i SET report_count = agg.reports, \
+                 supporters_count = agg.reports - 1 + \
+                     (SELECT count(*) FROM incident_supports s WHERE s.incident_id = i.id), \
+                 last_reported_at = agg.last_reported, \
+                 closed_at = agg.closed_at, \
+                 status = agg.latest_status, \
+                 updated_at = greatest(i.updated_at, agg.last_reported) \
+             FROM (SELECT count(*)::int AS reports, max(created_at) AS last_reported, \
+                          CASE WHEN bool_or(closed_at IS NULL) THEN NULL ELSE max(closed_at) END AS closed_at, \
+                          (array_agg(status ORDER BY created_at DESC, id DESC))[1] AS latest_status \
+                   FROM reports WHERE incident_id = $1) AS agg \
+             WHERE i.id = $1",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(keeper)
+        .execute(conn)
+        .await?;
+        diesel::delete(
+            incidents::table
+                .filter(incidents::id.eq_any(&emptied))
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    reports::table.filter(reports::incident_id.eq(incidents::id)),
+                ))),
+        )
+        .execute(conn)
+        .await?;
+        Ok(moving.len())
+    })
+    .await
+}

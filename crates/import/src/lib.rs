@@ -1,3 +1,4 @@
 //! Loading outside data into Signalons. Today: the Boston 2015 demo city.
 
 pub mod boston;
+pub mod recluster;

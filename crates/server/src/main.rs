@@ -40,6 +40,13 @@ enum Command {
         #[command(subcommand)]
         what: Seed,
     },
+    /// Group imported reports into incidents in one batch (DBSCAN on projected metres, split
+    /// in time). Idempotent.
+    Recluster {
+        /// The jurisdiction's slug.
+        #[arg(long, default_value = "boston")]
+        jurisdiction: String,
+    },
     /// Replay Boston 311 cases through the submission path and measure duplicate detection
     /// against the crews' labels (uses a scratch database on the configured server).
     EvalDedup {
@@ -134,6 +141,21 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 ?summary,
                 seconds = started.elapsed().as_secs_f64(),
                 "Boston demo loaded"
+            );
+            Ok(())
+        }
+        Command::Recluster { jurisdiction } => {
+            let started = Instant::now();
+            let pool = signalons_db::build_pool(&config.database_url, 1)?;
+            let mut conn = pool.get().await.context("connecting to the database")?;
+            let id = signalons_db::catalog::jurisdiction_id(&mut conn, &jurisdiction)
+                .await?
+                .with_context(|| format!("no jurisdiction `{jurisdiction}`"))?;
+            let summary = signalons_import::recluster::recluster(&mut conn, id, "import").await?;
+            tracing::info!(
+                ?summary,
+                seconds = started.elapsed().as_secs_f64(),
+                "reclustered"
             );
             Ok(())
         }

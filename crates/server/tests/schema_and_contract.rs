@@ -90,7 +90,7 @@ async fn migrations_go_up_down_and_up_again() {
 }
 
 #[tokio::test]
-async fn loading_the_demo_twice_changes_nothing() {
+async fn loading_the_demo_twice_changes_nothing_and_history_clusters_once() {
     let db = TestDatabase::new(Contents::Empty).await;
     let mut conn = db.connect().await;
     let first = signalons_import::boston::load(&mut conn, &demo_dir(), true)
@@ -115,6 +115,38 @@ async fn loading_the_demo_twice_changes_nothing() {
         0
     );
     assert!(db.count("reports WHERE status = 'duplicate'").await > 500);
+
+    // Batch clustering groups the history into incidents, once.
+    let incidents_before = db.count("incidents").await;
+    let clustered =
+        signalons_import::recluster::recluster(&mut conn, first.jurisdiction_id, "import")
+            .await
+            .unwrap();
+    assert!(clustered.reports_moved > 1_000, "{clustered:?}");
+    assert_eq!(
+        db.count("incidents").await,
+        incidents_before - clustered.reports_moved as i64
+    );
+    assert_eq!(
+        db.count("report_events WHERE kind = 'merged'").await,
+        clustered.reports_moved as i64
+    );
+    assert_eq!(
+        db.count("incidents i WHERE report_count <> (SELECT count(*) FROM reports r WHERE r.incident_id = i.id)").await,
+        0,
+        "counts follow the reports"
+    );
+    assert_eq!(
+        db.count("incidents i WHERE (closed_at IS NULL) <> EXISTS (SELECT 1 FROM reports r WHERE r.incident_id = i.id AND r.closed_at IS NULL)").await,
+        0,
+        "an incident is open exactly while one of its reports is"
+    );
+    let digest = content_digest(&db).await;
+    let again = signalons_import::recluster::recluster(&mut conn, first.jurisdiction_id, "import")
+        .await
+        .unwrap();
+    assert_eq!(again.reports_moved, 0);
+    assert_eq!(content_digest(&db).await, digest);
 }
 
 #[tokio::test]
