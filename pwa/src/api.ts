@@ -2,8 +2,7 @@
 // into src/generated/api.ts at build time, so a contract change that the app does not follow
 // breaks `tsc`). Used by the page and by the service worker (no DOM here).
 //
-// Endpoints still to come slot in beside these: the routing preview and duplicate candidates
-// (asked before `createReport`), "me too" on an incident, login, and the crew queue.
+// Endpoints still to come slot in beside these: login and the crew queue.
 import createClient from 'openapi-fetch';
 import type { components, paths } from './generated/api';
 
@@ -16,6 +15,13 @@ export type Category = Schemas['Category'];
 export type Jurisdiction = Schemas['Jurisdiction'];
 export type Problem = Schemas['Problem'];
 export type FieldError = Schemas['FieldError'];
+export type CreatedReport = Schemas['CreatedReport'];
+export type RoutingPreview = Schemas['RoutingPreview'];
+export type DuplicateCandidate = Schemas['DuplicateCandidate'];
+export type MatchReason = Schemas['MatchReason'];
+export type Incident = Schemas['Incident'];
+export type SupportRequest = Schemas['SupportRequest'];
+export type SupportResult = Schemas['SupportResult'];
 
 /** West, south, east, north in degrees. */
 export type BBox = [number, number, number, number];
@@ -108,7 +114,7 @@ export async function getReportEvents(id: number): Promise<ReportEvent[]> {
 
 /** What one attempt to create a report gave. Network failures throw (TypeError). */
 export type CreateOutcome =
-  | { ok: true; status: number; report: Report; replayed: boolean }
+  | { ok: true; status: number; report: CreatedReport; replayed: boolean }
   | { ok: false; status: number; problem: Problem };
 
 export async function createReport(key: string, body: CreateReport): Promise<CreateOutcome> {
@@ -124,5 +130,45 @@ export async function createReport(key: string, body: CreateReport): Promise<Cre
       replayed: response.headers.get('Idempotent-Replayed') === 'true',
     };
   }
+  return { ok: false, status: response.status, problem: toProblem(response.status, error) };
+}
+
+/** Who would handle a report of `category` here; 422 `outside_jurisdiction` away from the city. */
+export async function getRouting(
+  lat: number,
+  long: number,
+  category: string,
+  signal?: AbortSignal,
+): Promise<RoutingPreview> {
+  return unwrap(
+    await client.GET('/api/v1/routing', { params: { query: { lat, long, category } }, signal }),
+  );
+}
+
+/** Open incidents that may be the problem about to be reported: best first, at most 5. */
+export async function listDuplicates(
+  query: { lat: number; long: number; category: string; description?: string; address?: string },
+  signal?: AbortSignal,
+): Promise<DuplicateCandidate[]> {
+  return unwrap(await client.GET('/api/v1/reports/duplicates', { params: { query }, signal }))
+    .items;
+}
+
+export async function getIncident(id: number): Promise<Incident> {
+  return unwrap(await client.GET('/api/v1/incidents/{id}', { params: { path: { id } } }));
+}
+
+/** What one "me too" gave. Network failures throw (TypeError). */
+export type SupportOutcome =
+  | { ok: true; status: number; result: SupportResult }
+  | { ok: false; status: number; problem: Problem };
+
+/** "Me too": one support per device, so sending it again is harmless (200, not newly). */
+export async function supportIncident(id: number, body: SupportRequest): Promise<SupportOutcome> {
+  const { data, error, response } = await client.POST('/api/v1/incidents/{id}/supports', {
+    params: { path: { id } },
+    body,
+  });
+  if (response.ok && data) return { ok: true, status: response.status, result: data };
   return { ok: false, status: response.status, problem: toProblem(response.status, error) };
 }

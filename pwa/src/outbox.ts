@@ -1,4 +1,4 @@
-// The outbox: every report is first written to IndexedDB with an idempotency key made on the
+// The outbox: every report (and every "me too") is first written to IndexedDB with an idempotency key made on the
 // device, then sent — on submit, when the connection returns, when the app starts or regains
 // focus, and by Background Sync from the service worker. The key makes a report sent twice
 // (a lost answer, the page and the service worker racing) still one report on the server.
@@ -7,15 +7,21 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import {
   createReport,
+  supportIncident,
   type CreateOutcome,
+  type CreatedReport,
   type CreateReport,
+  type Incident,
   type Problem,
   type Report,
   type ReportEvent,
+  type SupportOutcome,
+  type SupportRequest,
+  type SupportResult,
 } from './api';
 
 export const DB_NAME = 'signalons';
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 export const SYNC_TAG = 'signalons-outbox';
 const CHANNEL = 'signalons-outbox';
 const LOCK = 'signalons-outbox';
@@ -29,17 +35,42 @@ export interface StoredPhoto {
 
 export type OutboxState = 'pending' | 'rejected';
 
-export interface OutboxItem {
-  /** The Idempotency-Key, made before the first attempt and never changed. */
+interface ItemBase {
+  /** The Idempotency-Key (reports), or just the item's id (supports); never changed. */
   key: string;
-  body: CreateReport;
-  photo: StoredPhoto | null;
   createdAt: string;
   state: OutboxState;
   attempts: number;
   lastAttemptAt: string | null;
   /** Why the last attempt failed: the server's problem, or a network error. */
   problem: Problem | null;
+}
+
+/** A report to create. Items stored before supports existed have no `kind`. */
+export interface ReportItem extends ItemBase {
+  kind?: 'report';
+  body: CreateReport;
+  photo: StoredPhoto | null;
+}
+
+/** A "me too" on an incident. Sending it twice is harmless: one support per device. */
+export interface SupportItem extends ItemBase {
+  kind: 'support';
+  incidentId: number;
+  body: SupportRequest;
+  photo: null;
+}
+
+export type OutboxItem = ReportItem | SupportItem;
+
+export const isSupport = (item: OutboxItem): item is SupportItem => item.kind === 'support';
+
+/** An incident this device said "me too" to, with the last public state it saw. */
+export interface Followed {
+  incidentId: number;
+  followedAt: string;
+  incident: Incident | null;
+  checkedAt: string | null;
 }
 
 /** A report this device sent, with the last public state it saw. */
@@ -56,15 +87,19 @@ export interface MyReport {
 interface Schema extends DBSchema {
   outbox: { key: string; value: OutboxItem };
   mine: { key: number; value: MyReport };
+  followed: { key: number; value: Followed };
 }
 
 let dbPromise: Promise<IDBPDatabase<Schema>> | null = null;
 
 function db(): Promise<IDBPDatabase<Schema>> {
   dbPromise ??= openDB<Schema>(DB_NAME, DB_VERSION, {
-    upgrade(database) {
-      database.createObjectStore('outbox', { keyPath: 'key' });
-      database.createObjectStore('mine', { keyPath: 'id' });
+    upgrade(database, oldVersion) {
+      if (oldVersion < 1) {
+        database.createObjectStore('outbox', { keyPath: 'key' });
+        database.createObjectStore('mine', { keyPath: 'id' });
+      }
+      if (oldVersion < 2) database.createObjectStore('followed', { keyPath: 'incidentId' });
     },
     blocking() {
       // A newer version of the app wants to upgrade: let it.
@@ -134,11 +169,35 @@ export async function enqueue(
   photo: StoredPhoto | null = null,
   now: Date = new Date(),
   key: string = newKey(),
-): Promise<OutboxItem> {
-  const item: OutboxItem = {
+): Promise<ReportItem> {
+  const item: ReportItem = {
+    kind: 'report',
     key,
     body,
     photo,
+    createdAt: now.toISOString(),
+    state: 'pending',
+    attempts: 0,
+    lastAttemptAt: null,
+    problem: null,
+  };
+  await (await db()).put('outbox', item);
+  notifyChange();
+  return item;
+}
+
+export async function enqueueSupport(
+  incidentId: number,
+  body: SupportRequest,
+  now: Date = new Date(),
+  key: string = newKey(),
+): Promise<SupportItem> {
+  const item: SupportItem = {
+    kind: 'support',
+    key,
+    incidentId,
+    body,
+    photo: null,
     createdAt: now.toISOString(),
     state: 'pending',
     attempts: 0,
@@ -179,14 +238,34 @@ export async function updateMine(id: number, report: Report, events: ReportEvent
   await tx.done;
 }
 
+export async function listFollowed(): Promise<Followed[]> {
+  const items = await (await db()).getAll('followed');
+  return items.sort((a, b) => b.followedAt.localeCompare(a.followedAt));
+}
+
+export async function updateFollowed(incident: Incident): Promise<void> {
+  const database = await db();
+  const tx = database.transaction('followed', 'readwrite');
+  const entry = await tx.store.get(incident.id);
+  if (entry) await tx.store.put({ ...entry, incident, checkedAt: new Date().toISOString() });
+  await tx.done;
+}
+
+export async function unfollow(incidentId: number): Promise<void> {
+  await (await db()).delete('followed', incidentId);
+  notifyChange();
+}
+
 // --- sending ---
 
 export type Sender = (key: string, body: CreateReport) => Promise<CreateOutcome>;
+export type SupportSender = (incidentId: number, body: SupportRequest) => Promise<SupportOutcome>;
 
 export interface SendResult {
   key: string;
   verdict: Verdict | 'gone';
-  report?: Report;
+  report?: CreatedReport;
+  support?: SupportResult;
   problem?: Problem;
 }
 
@@ -208,23 +287,41 @@ const networkProblem = (detail: string): Problem => ({
   code: 'network',
 });
 
-async function sendUnlocked(key: string, send: Sender): Promise<SendResult> {
+async function sendUnlocked(key: string, send: Sender, support: SupportSender): Promise<SendResult> {
   const database = await db();
   const item = await database.get('outbox', key);
   // Sent meanwhile by another tab or the service worker.
   if (!item) return { key, verdict: 'gone' };
 
-  let outcome: CreateOutcome | null = null;
+  let outcome: CreateOutcome | SupportOutcome | null = null;
   let failure: Problem | null = null;
   try {
-    outcome = await send(item.key, item.body);
+    outcome = isSupport(item)
+      ? await support(item.incidentId, item.body)
+      : await send(item.key, item.body);
   } catch (error) {
     failure = networkProblem(error instanceof Error ? error.message : String(error));
   }
   const verdict = classify(outcome ? outcome.status : null);
   const now = new Date().toISOString();
 
-  if (verdict === 'sent' && outcome?.ok) {
+  if (verdict === 'sent' && outcome?.ok && 'result' in outcome && isSupport(item)) {
+    const tx = database.transaction(['outbox', 'followed'], 'readwrite');
+    const followed = tx.objectStore('followed');
+    const known = await followed.get(item.incidentId);
+    await followed.put({
+      incidentId: item.incidentId,
+      followedAt: known?.followedAt ?? now,
+      incident: known?.incident ?? null,
+      checkedAt: known?.checkedAt ?? null,
+    });
+    await tx.objectStore('outbox').delete(item.key);
+    await tx.done;
+    notifyChange();
+    return { key, verdict, support: outcome.result };
+  }
+
+  if (verdict === 'sent' && outcome?.ok && 'report' in outcome && !isSupport(item)) {
     const tx = database.transaction(['outbox', 'mine'], 'readwrite');
     await tx.objectStore('mine').put({
       id: outcome.report.id,
@@ -254,20 +351,27 @@ async function sendUnlocked(key: string, send: Sender): Promise<SendResult> {
 }
 
 /** Sends one item now (also a rejected one: the resident asked). */
-export function sendOne(key: string, send: Sender = createReport): Promise<SendResult> {
-  return exclusively(() => sendUnlocked(key, send));
+export function sendOne(
+  key: string,
+  send: Sender = createReport,
+  support: SupportSender = supportIncident,
+): Promise<SendResult> {
+  return exclusively(() => sendUnlocked(key, send, support));
 }
 
 /**
  * Sends every pending item, oldest first. Rejected items wait for the resident. Stops at the
  * first network failure: the others would fail the same way.
  */
-export function flushOutbox(send: Sender = createReport): Promise<SendResult[]> {
+export function flushOutbox(
+  send: Sender = createReport,
+  support: SupportSender = supportIncident,
+): Promise<SendResult[]> {
   return exclusively(async () => {
     const results: SendResult[] = [];
     for (const item of await listOutbox()) {
       if (item.state !== 'pending') continue;
-      const result = await sendUnlocked(item.key, send);
+      const result = await sendUnlocked(item.key, send, support);
       results.push(result);
       if (result.verdict === 'retry' && result.problem?.code === 'network') break;
     }

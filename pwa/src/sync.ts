@@ -3,6 +3,7 @@
 import { flushOutbox, SYNC_TAG, type SendResult } from './outbox';
 import { announce, langStore, type T } from './state';
 import { translate } from './i18n';
+import { getIncident } from './api';
 import { problemSummary } from './components';
 
 interface SyncManager {
@@ -21,11 +22,29 @@ export async function requestBackgroundSync(): Promise<void> {
   }
 }
 
+/** "Already reported": the create answer does not say how many reports, the incident does. */
+async function announceLinked(t: T, incidentId: number): Promise<void> {
+  try {
+    const incident = await getIncident(incidentId);
+    announce(t('outbox.linked', { n: incident.report_count }));
+  } catch {
+    announce(t('outbox.linked.some'));
+  }
+}
+
 export function announceResults(results: SendResult[]): void {
   const lang = langStore.get();
   const t: T = (key, params) => translate(lang, key, params);
   for (const result of results) {
-    if (result.verdict === 'sent' && result.report) {
+    if (result.verdict === 'sent' && result.support) {
+      announce(
+        result.support.newly_supported
+          ? t('dup.supported', { n: result.support.supporters_count })
+          : t('dup.supported.again'),
+      );
+    } else if (result.verdict === 'sent' && result.report?.linked_to_existing_incident) {
+      void announceLinked(t, result.report.incident_id);
+    } else if (result.verdict === 'sent' && result.report) {
       announce(translate(lang, 'outbox.sent', { id: result.report.id }));
     } else if (result.verdict === 'rejected') {
       announce(

@@ -1,19 +1,22 @@
 import 'fake-indexeddb/auto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CreateOutcome, CreateReport, Report } from '../src/api';
+import type { CreatedReport, CreateOutcome, CreateReport, SupportOutcome } from '../src/api';
 import {
   classify,
   closeDb,
   DB_NAME,
   discard,
   enqueue,
+  enqueueSupport,
   flushOutbox,
   getOutboxItem,
+  listFollowed,
   listMine,
   listOutbox,
   onOutboxChange,
   sendOne,
   type Sender,
+  type SupportSender,
 } from '../src/outbox';
 
 const body: CreateReport = {
@@ -25,7 +28,7 @@ const body: CreateReport = {
 };
 
 let nextId = 100;
-function report(): Report {
+function report(): CreatedReport {
   const now = new Date().toISOString();
   return {
     id: nextId++,
@@ -40,12 +43,14 @@ function report(): Report {
     source: 'pwa',
     created_at: now,
     updated_at: now,
+    linked_to_existing_incident: false,
+    duplicate_candidates: [],
   };
 }
 
 /** A fake server that remembers keys, as the real one does: same key, same report. */
 function fakeServer() {
-  const byKey = new Map<string, Report>();
+  const byKey = new Map<string, CreatedReport>();
   const calls: { key: string; body: CreateReport }[] = [];
   const send: Sender = async (key, b) => {
     calls.push({ key, body: b });
@@ -213,5 +218,83 @@ describe('outbox', () => {
     stop();
     expect(changes).toBeGreaterThanOrEqual(2);
     expect(await listOutbox()).toHaveLength(0);
+  });
+});
+
+/** A fake "me too": one support per device and incident, as the real one counts. */
+function fakeSupports() {
+  const devices = new Map<number, Set<string>>();
+  const calls: number[] = [];
+  const support: SupportSender = async (incidentId, b) => {
+    calls.push(incidentId);
+    const set = devices.get(incidentId) ?? new Set<string>();
+    const newly = !set.has(b.device_id);
+    set.add(b.device_id);
+    devices.set(incidentId, set);
+    return {
+      ok: true,
+      status: newly ? 201 : 200,
+      result: { incident_id: incidentId, supporters_count: set.size, newly_supported: newly },
+    };
+  };
+  return { support, calls, devices };
+}
+
+describe('outbox: "me too" items', () => {
+  const device = { device_id: '2b1c6a4e-0000-4000-8000-000000000001' };
+
+  it('waits offline beside reports, then is sent and the incident followed', async () => {
+    const server = fakeServer();
+    const supports = fakeSupports();
+    await enqueue(body, null, new Date('2026-11-01T10:00:00Z'));
+    const item = await enqueueSupport(7, device, new Date('2026-11-01T10:01:00Z'));
+    expect(item.kind).toBe('support');
+
+    const [first] = await flushOutbox(offline, offline as unknown as SupportSender);
+    expect(first.verdict).toBe('retry');
+    expect(await listOutbox()).toHaveLength(2);
+    expect(await listFollowed()).toEqual([]);
+
+    const results = await flushOutbox(server.send, supports.support);
+    expect(results.map((r) => r.verdict)).toEqual(['sent', 'sent']);
+    expect(results[1].support).toEqual({ incident_id: 7, supporters_count: 1, newly_supported: true });
+    expect(server.calls).toHaveLength(1);
+    expect(supports.calls).toEqual([7]);
+    expect(await listOutbox()).toEqual([]);
+    expect(await listMine()).toHaveLength(1);
+    const followed = await listFollowed();
+    expect(followed.map((f) => f.incidentId)).toEqual([7]);
+    expect(followed[0].incident).toBeNull();
+  });
+
+  it('is harmless twice: the second answer is 200, still one supporter, still one follow', async () => {
+    const supports = fakeSupports();
+    const a = await enqueueSupport(7, device);
+    await sendOne(a.key, fakeServer().send, supports.support);
+    const b = await enqueueSupport(7, device);
+    const again = await sendOne(b.key, fakeServer().send, supports.support);
+    expect(again.verdict).toBe('sent');
+    expect(again.support?.newly_supported).toBe(false);
+    expect(again.support?.supporters_count).toBe(1);
+    expect(await listFollowed()).toHaveLength(1);
+  });
+
+  it('is refused, not retried, when the incident is closed', async () => {
+    const closed: SupportSender = async () =>
+      ({ ok: false, status: 409, problem: problem(409, 'incident_closed') }) as SupportOutcome;
+    await enqueueSupport(7, device);
+    const [result] = await flushOutbox(fakeServer().send, closed);
+    expect(result.verdict).toBe('rejected');
+    expect(result.problem?.code).toBe('incident_closed');
+    const [item] = await listOutbox();
+    expect(item.state).toBe('rejected');
+    expect(await flushOutbox(fakeServer().send, closed)).toEqual([]);
+    expect(await listFollowed()).toEqual([]);
+  });
+
+  it('leaves a report item as it was (items stored before supports have no kind)', async () => {
+    const item = await enqueue(body);
+    const stored = await getOutboxItem(item.key);
+    expect(stored && 'body' in stored && stored.body).toEqual(body);
   });
 });

@@ -133,8 +133,18 @@ export function createBrowseMap(
   };
 }
 
+/** A problem already reported, drawn on the picker beside the new marker. */
+export interface PickerCandidate {
+  id: number;
+  lat: number;
+  lon: number;
+  label: string;
+}
+
 export interface PickerMap {
   setPosition(lat: number, lon: number, accuracy: number | null, recenter: boolean): void;
+  /** Numbered markers for the duplicate candidates, the same numbers as the list. */
+  setCandidates(candidates: readonly PickerCandidate[]): void;
   destroy(): void;
 }
 
@@ -152,6 +162,7 @@ export function createPickerMap(
   map.fitBounds(boundsOf(options.bounds));
   let marker: L.Marker | null = null;
   let circle: L.Circle | null = null;
+  const candidateLayer = L.layerGroup().addTo(map);
 
   function place(lat: number, lon: number): L.Marker {
     if (!marker) {
@@ -201,6 +212,23 @@ export function createPickerMap(
       if (recenter) {
         map.setView([lat, lon], Math.max(map.getZoom(), accuracy && accuracy > 150 ? 15 : 17));
       }
+    },
+    setCandidates(candidates) {
+      candidateLayer.clearLayers();
+      candidates.forEach((c, index) => {
+        L.marker([c.lat, c.lon], {
+          // Information only: the list below the map is where the choice is made.
+          interactive: false,
+          keyboard: false,
+          title: c.label,
+          icon: L.divIcon({
+            className: 'pin pin-candidate',
+            html: `<span aria-hidden="true">${index + 1}</span>`,
+            iconSize: [26, 26],
+            iconAnchor: [13, 13],
+          }),
+        }).addTo(candidateLayer);
+      });
     },
     destroy() {
       map.remove();

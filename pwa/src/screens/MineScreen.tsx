@@ -1,13 +1,18 @@
 import { useEffect, useState } from 'preact/hooks';
-import { getReport, getReportEvents } from '../api';
+import { getIncident, getReport, getReportEvents } from '../api';
 import { formatCoordinate } from '../i18n';
 import {
   discard,
+  isSupport,
+  listFollowed,
   listMine,
   listOutbox,
   onOutboxChange,
   sendOne,
+  unfollow,
+  updateFollowed,
   updateMine,
+  type Followed,
   type MyReport,
   type OutboxItem,
 } from '../outbox';
@@ -23,6 +28,7 @@ import {
 } from '../state';
 import { announceResults, requestBackgroundSync } from '../sync';
 import { DateTime, PhotoThumb, ProblemText, StatusBadge, Timeline } from '../components';
+import { countsText } from '../candidates';
 
 /** How many of my reports are refreshed from the server each time the screen opens. */
 const REFRESH_LIMIT = 20;
@@ -43,6 +49,61 @@ async function refreshMine(entries: readonly MyReport[]): Promise<void> {
   );
 }
 
+async function refreshFollowed(entries: readonly Followed[]): Promise<void> {
+  await Promise.all(
+    entries.slice(0, REFRESH_LIMIT).map(async (entry) => {
+      try {
+        await updateFollowed(await getIncident(entry.incidentId));
+      } catch {
+        // Offline or gone: the last state seen stays.
+      }
+    }),
+  );
+}
+
+function FollowedItem({ entry }: { entry: Followed }) {
+  const { lang, t } = useT();
+  const catalog = useStore(catalogStore);
+  const incident = entry.incident;
+  return (
+    <li class="card followed">
+      <h3>
+        {incident
+          ? categoryName(catalog, incident.category.code, lang, incident.category.name)
+          : t('mine.incident', { id: entry.incidentId })}
+        {incident && <span class="muted"> · {t('mine.incident', { id: entry.incidentId })}</span>}
+      </h3>
+      {incident && (
+        <>
+          <p class="meta">
+            <StatusBadge status={incident.status} /> {countsText(t, incident)}
+          </p>
+          {incident.address && <p class="address">{incident.address}</p>}
+          {incident.description && <p class="description clamp">{incident.description}</p>}
+          <p class="muted small">
+            {t('report.detail.created')}
+            {t('common.colon')}
+            <DateTime iso={incident.created_at} lang={lang} />
+            {' · '}
+            {t('report.detail.updated')}
+            {t('common.colon')}
+            <DateTime iso={incident.updated_at} lang={lang} />
+          </p>
+        </>
+      )}
+      <div class="actions">
+        <button
+          type="button"
+          class="link"
+          onClick={() => void unfollow(entry.incidentId)}
+        >
+          {t('mine.unfollow')}
+        </button>
+      </div>
+    </li>
+  );
+}
+
 function PendingItem({
   item,
   sending,
@@ -55,19 +116,24 @@ function PendingItem({
   const { lang, t } = useT();
   const catalog = useStore(catalogStore);
   const [confirming, setConfirming] = useState(false);
-  const name = categoryName(catalog, item.body.category, lang);
   const headingId = `pending-${item.key}`;
+  const report = isSupport(item) ? null : item;
   return (
     <li class={`card pending state-${item.state}`}>
-      <h3 id={headingId}>{name}</h3>
+      <h3 id={headingId}>
+        {report
+          ? categoryName(catalog, report.body.category, lang)
+          : t('mine.support.pending', { id: isSupport(item) ? item.incidentId : '' })}
+      </h3>
       <p class="meta">
         {t('mine.saved.at', { date: '' })}
         <DateTime iso={item.createdAt} lang={lang} />
-        {' · '}
-        {item.body.address ||
-          `${formatCoordinate(item.body.latitude)}, ${formatCoordinate(item.body.longitude)}`}
+        {report && ' · '}
+        {report &&
+          (report.body.address ||
+            `${formatCoordinate(report.body.latitude)}, ${formatCoordinate(report.body.longitude)}`)}
       </p>
-      {item.body.description && <p class="description">{item.body.description}</p>}
+      {report?.body.description && <p class="description">{report.body.description}</p>}
       {item.photo && (
         <div class="photo-row">
           <PhotoThumb photo={item.photo} alt={t('report.photo.alt')} />
@@ -92,12 +158,12 @@ function PendingItem({
         <button type="button" class="secondary" onClick={onSend} aria-disabled={sending || undefined}>
           {t('mine.send')}
         </button>
-        {item.state === 'rejected' && (
+        {item.state === 'rejected' && report && (
           <button
             type="button"
             class="secondary"
             onClick={() => {
-              draftStore.set({ body: item.body, photo: item.photo, replaces: item.key });
+              draftStore.set({ body: report.body, photo: report.photo, replaces: item.key });
               navigate('/report');
             }}
           >
@@ -165,12 +231,14 @@ export function MineScreen() {
   const online = useStore(onlineStore);
   const [pending, setPending] = useState<OutboxItem[] | null>(null);
   const [mine, setMine] = useState<MyReport[] | null>(null);
+  const [followed, setFollowed] = useState<Followed[] | null>(null);
   const [sending, setSending] = useState<ReadonlySet<string>>(new Set());
 
   async function load(): Promise<MyReport[]> {
-    const [outbox, sent] = await Promise.all([listOutbox(), listMine()]);
+    const [outbox, sent, follows] = await Promise.all([listOutbox(), listMine(), listFollowed()]);
     setPending(outbox);
     setMine(sent);
+    setFollowed(follows);
     return sent;
   }
 
@@ -179,8 +247,9 @@ export function MineScreen() {
       void load().then(async (sent) => {
         // Reports just sent have no history yet: fetch it.
         const fresh = sent.filter((e) => e.events === null);
-        if (fresh.length && navigator.onLine) {
-          await refreshMine(fresh);
+        const unseen = (await listFollowed()).filter((f) => f.incident === null);
+        if ((fresh.length || unseen.length) && navigator.onLine) {
+          await Promise.all([refreshMine(fresh), refreshFollowed(unseen)]);
           await load();
         }
       });
@@ -190,9 +259,9 @@ export function MineScreen() {
 
   useEffect(() => {
     if (!online) return;
-    void listMine()
-      .then(refreshMine)
-      .then(load);
+    void Promise.all([listMine().then(refreshMine), listFollowed().then(refreshFollowed)]).then(
+      load,
+    );
   }, [online]);
 
   async function sendNow(key: string): Promise<void> {
@@ -242,6 +311,17 @@ export function MineScreen() {
           <ul class="cards">
             {mine.map((entry) => (
               <SentItem key={entry.id} entry={entry} />
+            ))}
+          </ul>
+        )}
+      </section>
+      <section aria-labelledby="followed-title">
+        <h2 id="followed-title">{t('mine.followed', { n: followed?.length ?? 0 })}</h2>
+        {followed && followed.length === 0 && <p class="muted">{t('mine.followed.none')}</p>}
+        {followed && followed.length > 0 && (
+          <ul class="cards">
+            {followed.map((entry) => (
+              <FollowedItem key={entry.incidentId} entry={entry} />
             ))}
           </ul>
         )}

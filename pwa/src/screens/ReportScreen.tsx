@@ -1,21 +1,35 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { BBox, CreateReport, Problem } from '../api';
+import {
+  ApiError,
+  getRouting,
+  listDuplicates,
+  type BBox,
+  type CreateReport,
+  type DuplicateCandidate,
+  type Problem,
+  type RoutingPreview,
+} from '../api';
+import { formatDistance, routingText } from '../candidates';
+import { deviceId } from '../device';
 import { tileConfig } from '../config';
 import { parseCoordinates } from '../geo';
 import { formatCoordinate, type MessageKey } from '../i18n';
 import { resizePhoto } from '../image';
-import { discard, enqueue, sendOne, type StoredPhoto } from '../outbox';
+import { discard, enqueue, enqueueSupport, sendOne, type StoredPhoto } from '../outbox';
 import { navigate } from '../router';
 import {
   announce,
   catalogErrorStore,
   catalogStore,
+  categoryName,
   draftStore,
   groupCategories,
+  onlineStore,
   useStore,
   useT,
 } from '../state';
 import { announceResults, requestBackgroundSync } from '../sync';
+import { Candidates } from './Candidates';
 import { CategoryOptions, PhotoThumb, ProblemText, TextField } from '../components';
 import { useLazyMap } from '../map/useLazyMap';
 
@@ -32,6 +46,14 @@ type GpsState =
   | { state: 'idle' }
   | { state: 'locating' }
   | { state: 'error'; reason: MessageKey };
+
+type RouteState =
+  | { state: 'none' }
+  | { state: 'ok'; routing: RoutingPreview }
+  | { state: 'outside' };
+
+/** How long the position and category must stay still before the server is asked. */
+const ASK_DELAY_MS = 400;
 
 const FIELD_IDS: Record<string, string> = {
   category: 'f-category',
@@ -74,6 +96,15 @@ export function ReportScreen() {
   const [problem, setProblem] = useState<Problem | null>(null);
   const [submitting, setSubmitting] = useState(false);
   const errorBox = useRef<HTMLDivElement>(null);
+  const online = useStore(onlineStore);
+  const [route, setRoute] = useState<RouteState>({ state: 'none' });
+  const [candidates, setCandidates] = useState<DuplicateCandidate[]>([]);
+  const [different, setDifferent] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const [supporting, setSupporting] = useState<number | null>(null);
+  const candidatesHeading = useRef<HTMLHeadingElement>(null);
+  const typed = useRef({ address, description });
+  typed.current = { address, description };
   const bbox = catalog?.jurisdiction.bbox as BBox | undefined;
 
   function locate(): void {
@@ -122,6 +153,97 @@ export function ReportScreen() {
     }
   }, [position, picker]);
 
+  // Once there is a position and a category: who handles it, and is it already reported?
+  useEffect(() => {
+    setRoute({ state: 'none' });
+    setCandidates([]);
+    setDifferent(false);
+    setConfirming(false);
+    if (!position || !category || !online) return;
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      const lat = Number(position.lat.toFixed(7));
+      const long = Number(position.lon.toFixed(7));
+      const { signal } = controller;
+      getRouting(lat, long, category, signal).then(
+        (routing) => setRoute({ state: 'ok', routing }),
+        (error: unknown) => {
+          if (error instanceof ApiError && error.problem.code === 'outside_jurisdiction') {
+            setRoute({ state: 'outside' });
+          }
+        },
+      );
+      listDuplicates(
+        {
+          lat,
+          long,
+          category,
+          description: typed.current.description.trim() || undefined,
+          address: typed.current.address.trim() || undefined,
+        },
+        signal,
+      ).then(setCandidates, () => {});
+    }, ASK_DELAY_MS);
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [position?.lat, position?.lon, category, online]);
+
+  // The candidates on the mini map, numbered as in the list.
+  useEffect(() => {
+    picker?.setCandidates(
+      different
+        ? []
+        : candidates.map((c) => ({
+            id: c.incident_id,
+            lat: c.latitude,
+            lon: c.longitude,
+            label: t('dup.map', {
+              name: categoryName(catalog, c.category.code, lang, c.category.name),
+              distance: formatDistance(t, lang, c.distance_m),
+            }),
+          })),
+    );
+  }, [candidates, different, picker, lang]);
+
+  async function meToo(candidate: DuplicateCandidate): Promise<void> {
+    if (supporting !== null) return;
+    setSupporting(candidate.incident_id);
+    setProblem(null);
+    try {
+      // Through the outbox, as reports go: a "me too" made offline is sent later.
+      const item = await enqueueSupport(candidate.incident_id, {
+        device_id: deviceId(),
+        notify_email: email.trim() || undefined,
+      });
+      if (draft) await discard(draft.replaces);
+      const result = await sendOne(item.key);
+      if (result.verdict === 'rejected') {
+        await discard(item.key);
+        setProblem(result.problem ?? null);
+        requestAnimationFrame(() => errorBox.current?.focus());
+        return;
+      }
+      if (result.verdict === 'sent') announceResults([result]);
+      else {
+        announce(t('dup.saved'));
+        void requestBackgroundSync();
+      }
+      navigate('/mine');
+    } finally {
+      setSupporting(null);
+    }
+  }
+
+  function chooseDifferent(): void {
+    setDifferent(true);
+    if (confirming) {
+      setConfirming(false);
+      void send(true);
+    }
+  }
+
   function applyCoordinates(): void {
     const parsed = parseCoordinates(coordsText);
     setCoordsError(!parsed);
@@ -145,14 +267,25 @@ export function ReportScreen() {
 
   async function submit(event: Event): Promise<void> {
     event.preventDefault();
-    if (submitting) return;
+    await send(different);
+  }
+
+  async function send(skipCandidates: boolean): Promise<void> {
+    if (submitting || supporting !== null) return;
     const missing: string[] = [];
     if (!category) missing.push(t('report.need.category'));
     if (!position) missing.push(t('report.need.position'));
+    if (route.state === 'outside') missing.push(t('route.outside'));
     setErrors(missing);
     setProblem(null);
     if (missing.length) {
       requestAnimationFrame(() => errorBox.current?.focus());
+      return;
+    }
+    // Known already? The resident answers before a second report is made.
+    if (candidates.length > 0 && !skipCandidates) {
+      setConfirming(true);
+      requestAnimationFrame(() => candidatesHeading.current?.focus());
       return;
     }
     const body: CreateReport = {
@@ -310,6 +443,38 @@ export function ReportScreen() {
             {selected.descriptions[lang] ?? selected.description}
           </p>
         )}
+        <p
+          class={route.state === 'outside' ? 'route warn' : route.state === 'ok' ? 'route' : 'route empty'}
+          role="status"
+          aria-live="polite"
+        >
+          {route.state === 'ok' && (
+            <>
+              <span aria-hidden="true">→ </span>
+              {routingText(t, route.routing)}
+            </>
+          )}
+          {route.state === 'outside' && t('route.outside')}
+        </p>
+
+        {candidates.length > 0 &&
+          (different ? (
+            <p class="hint">
+              {t('dup.different.done')}{' '}
+              <button type="button" class="link" onClick={() => setDifferent(false)}>
+                {t('dup.show')}
+              </button>
+            </p>
+          ) : (
+            <Candidates
+              candidates={candidates}
+              confirming={confirming}
+              busy={supporting}
+              headingRef={candidatesHeading}
+              onMeToo={(c) => void meToo(c)}
+              onDifferent={chooseDifferent}
+            />
+          ))}
 
         <fieldset class="photo">
           <legend>{t('report.photo')}</legend>
