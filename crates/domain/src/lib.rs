@@ -1,6 +1,7 @@
 //! The pure rules of Signalons: values that cannot be invalid once constructed, and the public
 //! status machine. Nothing here does I/O, so every rule can be read and tested alone.
 
+pub mod areas;
 pub mod clustering;
 pub mod dedup;
 pub mod geo_types;

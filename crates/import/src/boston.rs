@@ -7,7 +7,7 @@ use std::{
 };
 
 use chrono::NaiveDateTime;
-use geo::{Contains, Coord, LineString, MultiPolygon, Point, Polygon};
+use geo::{Contains, Point};
 use serde::Deserialize;
 use signalons_db::{
     AsyncPgConnection, QueryResult,
@@ -20,6 +20,7 @@ use signalons_db::{
 };
 use signalons_domain::{
     Description, ReportStatus,
+    areas::{AreaFeature, parse_areas},
     routing::{RoutingQuestion, choose_department},
 };
 
@@ -127,95 +128,19 @@ impl Catalog {
     }
 }
 
-/// A neighborhood polygon.
-#[derive(Debug, Clone)]
-pub struct Neighborhood {
-    pub code: String,
-    pub name: String,
-    /// The GeoJSON geometry, as text.
-    pub geometry: String,
-    /// The same geometry, for point-in-polygon tests in Rust.
-    pub shape: MultiPolygon<f64>,
-}
+/// A neighborhood: a checked service-area polygon.
+pub type Neighborhood = AreaFeature;
 
-fn ring(value: &serde_json::Value) -> Option<LineString<f64>> {
-    let points = value.as_array()?;
-    points
-        .iter()
-        .map(|point| {
-            Some(Coord {
-                x: point.get(0)?.as_f64()?,
-                y: point.get(1)?.as_f64()?,
-            })
-        })
-        .collect::<Option<Vec<_>>>()
-        .map(LineString::new)
-}
-
-fn polygon(value: &serde_json::Value) -> Option<Polygon<f64>> {
-    let rings = value.as_array()?;
-    let exterior = ring(rings.first()?)?;
-    let interiors = rings[1..].iter().map(ring).collect::<Option<Vec<_>>>()?;
-    Some(Polygon::new(exterior, interiors))
-}
-
-/// A GeoJSON Polygon or MultiPolygon geometry as a geo MultiPolygon.
-fn multi_polygon(geometry: &serde_json::Value) -> Option<MultiPolygon<f64>> {
-    let coordinates = &geometry["coordinates"];
-    match geometry["type"].as_str()? {
-        "Polygon" => Some(MultiPolygon::new(vec![polygon(coordinates)?])),
-        "MultiPolygon" => coordinates
-            .as_array()?
-            .iter()
-            .map(polygon)
-            .collect::<Option<Vec<_>>>()
-            .map(MultiPolygon::new),
-        _ => None,
-    }
-}
-
-/// `neighborhood-name` from `Neighborhood Name`.
-fn slug(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    slug.trim_end_matches('-').to_owned()
-}
-
-/// The neighborhoods of `neighborhoods.geojson`.
+/// The neighborhoods of `neighborhoods.geojson` (each named by its `Name` property).
 pub fn load_neighborhoods(dir: &Path) -> Result<Vec<Neighborhood>, DemoError> {
     let path = dir.join(NEIGHBORHOODS_FILE);
-    let invalid = |detail: &str| DemoError::GeoJson {
+    let invalid = |detail: String| DemoError::GeoJson {
         path: path.clone(),
-        detail: detail.into(),
+        detail,
     };
     let document: serde_json::Value =
-        serde_json::from_str(&read(&path)?).map_err(|e| invalid(&e.to_string()))?;
-    let features = document["features"]
-        .as_array()
-        .ok_or_else(|| invalid("no features"))?;
-    features
-        .iter()
-        .map(|feature| {
-            let name = feature["properties"]["Name"]
-                .as_str()
-                .ok_or_else(|| invalid("a feature has no Name"))?;
-            let geometry = &feature["geometry"];
-            let shape = multi_polygon(geometry)
-                .ok_or_else(|| invalid("a neighborhood is not a well-formed polygon"))?;
-            Ok(Neighborhood {
-                code: slug(name),
-                name: name.to_owned(),
-                geometry: geometry.to_string(),
-                shape,
-            })
-        })
-        .collect()
+        serde_json::from_str(&read(&path)?).map_err(|e| invalid(e.to_string()))?;
+    parse_areas(&document, "Name").map_err(|violation| invalid(violation.to_string()))
 }
 
 /// One row of the Boston 311 CSV, as far as the demo needs it.
@@ -728,6 +653,7 @@ mod tests {
 
     #[test]
     fn slugs_are_url_safe() {
+        use signalons_domain::areas::slug;
         assert_eq!(slug("Fenway / Kenmore"), "fenway-kenmore");
         assert_eq!(slug("South Boston Waterfront"), "south-boston-waterfront");
     }

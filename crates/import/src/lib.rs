@@ -1,4 +1,5 @@
 //! Loading outside data into Signalons. Today: the Boston 2015 demo city.
 
+pub mod areas;
 pub mod boston;
 pub mod recluster;

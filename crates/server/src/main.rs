@@ -40,6 +40,25 @@ enum Command {
         #[command(subcommand)]
         what: Seed,
     },
+    /// Create or update service areas from GeoJSON files (Polygon/MultiPolygon features in
+    /// WGS 84). Every area of a file is checked before any is stored.
+    ImportAreas {
+        /// GeoJSON files (FeatureCollection, Feature or bare geometry).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The jurisdiction's slug.
+        #[arg(long, default_value = "boston")]
+        jurisdiction: String,
+        /// What the areas are: neighborhood, district, road_network...
+        #[arg(long, default_value = "district")]
+        kind: String,
+        /// Among overlapping areas the highest priority wins.
+        #[arg(long, default_value_t = 10)]
+        priority: i32,
+        /// The feature property holding each area's name.
+        #[arg(long, default_value = "name")]
+        name_property: String,
+    },
     /// Group imported reports into incidents in one batch (DBSCAN on projected metres, split
     /// in time). Idempotent.
     Recluster {
@@ -142,6 +161,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 seconds = started.elapsed().as_secs_f64(),
                 "Boston demo loaded"
             );
+            Ok(())
+        }
+        Command::ImportAreas {
+            files,
+            jurisdiction,
+            kind,
+            priority,
+            name_property,
+        } => {
+            let pool = signalons_db::build_pool(&config.database_url, 1)?;
+            let mut conn = pool.get().await.context("connecting to the database")?;
+            let id = signalons_db::catalog::jurisdiction_id(&mut conn, &jurisdiction)
+                .await?
+                .with_context(|| format!("no jurisdiction `{jurisdiction}`"))?;
+            let options = signalons_import::areas::AreaOptions {
+                kind: &kind,
+                priority,
+                name_property: &name_property,
+            };
+            for file in &files {
+                let count =
+                    signalons_import::areas::import_file(&mut conn, id, file, &options).await?;
+                tracing::info!(file = %file.display(), areas = count, "service areas imported");
+            }
             Ok(())
         }
         Command::Recluster { jurisdiction } => {

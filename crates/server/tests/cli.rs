@@ -101,3 +101,62 @@ fn openapi_prints_the_contract_without_a_database() {
     let contract: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(contract["openapi"], "3.1.0");
 }
+
+#[tokio::test]
+async fn import_areas_adds_a_district_that_wins_over_neighborhoods() {
+    use signalons_test_support::{Contents, TestApp};
+    let db = TestDatabase::new(Contents::BostonCatalog).await;
+    let dir = std::env::temp_dir().join(format!("signalons-areas-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A small square around Fields Corner, Dorchester.
+    let district = serde_json::json!({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"name": "Fields Corner Snow District"},
+        "geometry": {"type": "Polygon", "coordinates": [[
+            [-71.065, 42.295], [-71.055, 42.295], [-71.055, 42.305], [-71.065, 42.305], [-71.065, 42.295]]]}}]});
+    let good = dir.join("district.geojson");
+    std::fs::write(&good, district.to_string()).unwrap();
+    let bad = dir.join("bad.geojson");
+    std::fs::write(&bad, r#"{"type":"Feature","properties":{"name":"X"},"geometry":{"type":"Point","coordinates":[-71,42]}}"#).unwrap();
+
+    let refused = signalons(&db)
+        .args(["import-areas", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("not_a_polygon"), "{stderr}");
+    assert_eq!(
+        db.count("service_areas").await,
+        26,
+        "a refused file changes nothing"
+    );
+
+    let imported = signalons(&db)
+        .args(["import-areas", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert_eq!(
+        db.count("service_areas WHERE kind = 'district' AND priority = 10")
+            .await,
+        1
+    );
+
+    let app = TestApp::spawn_on(db).await;
+    let (_, inside) = app
+        .get_json("/api/v1/routing?lat=42.300&long=-71.060&category=pothole")
+        .await;
+    assert_eq!(
+        inside["service_area"]["code"],
+        "fields-corner-snow-district"
+    );
+    let (_, outside) = app
+        .get_json("/api/v1/routing?lat=42.290&long=-71.070&category=pothole")
+        .await;
+    assert_eq!(outside["service_area"]["code"], "dorchester");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
