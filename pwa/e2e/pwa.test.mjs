@@ -18,12 +18,43 @@ const run = Date.now().toString(36);
 let world;
 let phone;
 
-async function expectAccessible(name) {
-  const violations = await seriousViolations(phone.page);
+async function expectAccessible(name, page = phone.page) {
+  const violations = await seriousViolations(page);
   assert.deepEqual(violations, [], `${name}: serious or critical axe violations:\n${violations.join('\n')}`);
 }
 
 const heading = () => phone.page.getByRole('heading', { level: 1 });
+
+/**
+ * Sends the form. When problems already reported nearby are shown first, answers "a different
+ * problem", which sends it.
+ */
+async function sendReport(page) {
+  await page.getByRole('button', { name: 'Send the report' }).click();
+  const mine = page.getByRole('heading', { level: 1, name: 'My reports' });
+  const asked = page.getByRole('alert').filter({ hasText: 'Before sending: is it one of these?' });
+  await mine.or(asked).first().waitFor();
+  if (await asked.isVisible()) {
+    await page.getByRole('button', { name: 'No, it’s a different problem' }).click();
+    await mine.waitFor();
+  }
+}
+
+/** A second phone, somewhere else: another resident, another device. */
+async function residentAt(spot) {
+  const resident = await newPhone(world.browser, world.base);
+  await resident.context.setGeolocation({ latitude: spot.lat, longitude: spot.lon, accuracy: 8 });
+  return resident;
+}
+
+async function closeResident(resident) {
+  try {
+    assert.deepEqual(resident.errors, [], 'uncaught errors in the page');
+    assert.deepEqual(resident.external, [], 'requests that left 127.0.0.1');
+  } finally {
+    await resident.context.close();
+  }
+}
 const nav = () => phone.page.getByRole('navigation');
 
 /** A few public reports around the resident so the map has something to show and cluster. */
@@ -128,9 +159,8 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     await page.getByLabel(/Your email/).fill('resident@example.org');
     await screenshot(page, 'report-photo');
     await expectAccessible('report form');
-    await page.getByRole('button', { name: 'Send the report' }).click();
+    await sendReport(page);
 
-    await heading().filter({ hasText: 'My reports' }).waitFor();
     const toast = page.getByRole('status').filter({ hasText: /Report sent: number \d+/ });
     await toast.waitFor();
     const id = Number(/number (\d+)/.exec(await toast.textContent())[1]);
@@ -161,9 +191,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     await page.getByLabel('What is the problem?').selectOption('street_light_out');
     const description = `Street light out on the corner (${run})`;
     await page.getByLabel(/Describe it/).fill(description);
-    await page.getByRole('button', { name: 'Send the report' }).click();
-
-    await heading().filter({ hasText: 'My reports' }).waitFor();
+    await sendReport(page);
     await page.getByRole('status').filter({ hasText: 'Report saved on this device.' }).waitFor();
     await page.getByRole('heading', { name: 'Waiting to be sent (1)' }).waitFor();
     await page.getByText('Waiting for the connection', { exact: true }).waitFor();
@@ -251,6 +279,129 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     await page.getByText('Handled by').waitFor();
     await screenshot(page, 'detail');
     await expectAccessible('report page');
+  });
+
+  test('the form says who will handle the report, and refuses a place outside the city', async () => {
+    const { page } = phone;
+    await nav().getByRole('link', { name: 'Report', exact: true }).click();
+    await heading().filter({ hasText: 'Report a problem' }).waitFor();
+    await page.getByText('Position: 42.34670, -71.09720 — from GPS').waitFor();
+    await page.getByLabel('What is the problem?').selectOption('pothole');
+    const route = page.locator('.route[role=status]');
+    await route.filter({ hasText: /^→ This goes to Public Works District [^,]+, Fenway\.$/ }).waitFor();
+    assert.equal(await route.getAttribute('aria-live'), 'polite');
+
+    // New York is not Boston: said at once, and the report is not sent.
+    await page.getByLabel('Or type coordinates (latitude, longitude)').fill('40.7128, -74.0060');
+    await page.getByRole('button', { name: 'Use these coordinates' }).click();
+    await route.filter({ hasText: 'This place is outside the city served here' }).waitFor();
+    await page.getByRole('button', { name: 'Send the report' }).click();
+    await page.getByRole('alert').filter({ hasText: 'outside the city served here' }).waitFor();
+    await heading().filter({ hasText: 'Report a problem' }).waitFor();
+    assert.deepEqual(await readOutbox(page), []);
+  });
+
+  test('"me too" on a problem already reported: supported once, followed, no second report', async () => {
+    // Somewhere else in Boston, a first resident reported it through the API.
+    const spot = { lat: 42.3555, lon: -71.0637 };
+    const description = `Pothole by the crossing (${run})`;
+    const first = await api(world.base, '/api/v1/reports', {
+      method: 'POST',
+      body: JSON.stringify({
+        category: 'pothole',
+        latitude: spot.lat,
+        longitude: spot.lon,
+        description,
+        source: 'api',
+      }),
+    });
+    assert.equal(first.status, 201);
+    const incidentId = first.body.incident_id;
+
+    const resident = await residentAt(spot);
+    try {
+      const { page } = resident;
+      await page.goto(`${world.base}/report`);
+      await page.getByText('Position: 42.35550, -71.06370 — from GPS').waitFor();
+      await page.getByLabel('What is the problem?').selectOption('pothole');
+      await page.getByRole('heading', { level: 2, name: 'Is it one of these?' }).waitFor();
+      const card = page.locator('.candidate').filter({ hasText: description });
+      await card.waitFor();
+      const text = await card.textContent();
+      assert.match(text, /\b\d+ m away · first reported .* · 1 report(?!s)/);
+      assert.match(text, /Why: .*very close/);
+      // Shown on the mini map as well, numbered as in the list.
+      assert.ok((await page.locator('.leaflet-marker-icon.pin-candidate').count()) >= 1);
+      await page.locator('.candidates').evaluate((e) => e.scrollIntoView());
+      await screenshot(page, 'candidates');
+      await expectAccessible('candidates', resident.page);
+
+      await card.getByRole('button', { name: 'Me too' }).click();
+      await page.getByRole('heading', { level: 1, name: 'My reports' }).waitFor();
+      await page
+        .getByRole('status')
+        .filter({ hasText: 'Thank you: you support this problem (1 supporter)' })
+        .waitFor();
+      await page.getByRole('heading', { name: 'Followed (1)' }).waitFor();
+      const followed = page.locator('.card.followed');
+      await followed.getByText(`Problem ${incidentId}`).waitFor();
+      await followed.getByText('1 report · 1 supporter').waitFor();
+      await page.getByRole('button', { name: 'Close' }).click();
+      await followed.scrollIntoViewIfNeeded();
+      await screenshot(page, 'followed');
+      await expectAccessible('followed', resident.page);
+
+      const incident = await api(world.base, `/api/v1/incidents/${incidentId}`);
+      assert.equal(incident.status, 200);
+      assert.equal(incident.body.supporters_count, 1);
+      assert.equal(incident.body.report_count, 1);
+      const nearby = await api(
+        world.base,
+        `/api/v1/reports?lat=${spot.lat}&long=${spot.lon}&radius=300&category=pothole`,
+      );
+      assert.equal(nearby.body.items.length, 1, 'no second report');
+
+      // Once per device: the same phone saying it again changes nothing.
+      const again = await page.evaluate(
+        async ([id]) => {
+          const response = await fetch(`/api/v1/incidents/${id}/supports`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ device_id: localStorage.getItem('signalons.device') }),
+          });
+          return { status: response.status, body: await response.json() };
+        },
+        [incidentId],
+      );
+      assert.equal(again.status, 200);
+      assert.equal(again.body.newly_supported, false);
+      assert.equal(again.body.supporters_count, 1);
+    } finally {
+      await closeResident(resident);
+    }
+
+    // Another resident at the same spot: "a different problem" still sends a report.
+    const other = await residentAt(spot);
+    try {
+      const { page } = other;
+      await page.goto(`${world.base}/report`);
+      await page.getByText('Position: 42.35550, -71.06370 — from GPS').waitFor();
+      await page.getByLabel('What is the problem?').selectOption('pothole');
+      await page.locator('.candidate').filter({ hasText: description }).waitFor();
+      const mine = `A second hole, across the street (${run})`;
+      await page.getByLabel(/Describe it/).fill(mine);
+      await page.getByRole('button', { name: 'Send the report' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Before sending: is it one of these?' }).waitFor();
+      await page.getByRole('button', { name: 'No, it’s a different problem' }).click();
+      await page.getByRole('heading', { level: 1, name: 'My reports' }).waitFor();
+      await page
+        .getByRole('status')
+        .filter({ hasText: /Report sent: number \d+|Already reported — your report was added to it \(\d+ reports\)/ })
+        .waitFor();
+      assert.equal((await reportsDescribed(world.base, mine, spot.lat, spot.lon)).length, 1);
+    } finally {
+      await closeResident(other);
+    }
   });
 
   test('French and English, switched and remembered', async () => {

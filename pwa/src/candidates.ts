@@ -34,10 +34,12 @@ export function reasonWords(t: Translate, reasons: readonly string[]): string[] 
 export function countsText(t: Translate, c: Pick<DuplicateCandidate, 'report_count' | 'supporters_count'>): string {
   const reports = t(c.report_count === 1 ? 'dup.reports.1' : 'dup.reports.n', { n: c.report_count });
   if (c.supporters_count <= 0) return reports;
-  const supporters = t(c.supporters_count === 1 ? 'dup.supporters.1' : 'dup.supporters.n', {
-    n: c.supporters_count,
-  });
-  return `${reports} · ${supporters}`;
+  return `${reports} · ${supportersText(t, c.supporters_count)}`;
+}
+
+/** "1 supporter", "4 supporters". */
+export function supportersText(t: Translate, n: number): string {
+  return t(n === 1 ? 'dup.supporters.1' : 'dup.supporters.n', { n });
 }
 
 /** One line for a candidate: distance, first reported, counts. */

@@ -4,6 +4,7 @@ import { flushOutbox, SYNC_TAG, type SendResult } from './outbox';
 import { announce, langStore, type T } from './state';
 import { translate } from './i18n';
 import { getIncident } from './api';
+import { supportersText } from './candidates';
 import { problemSummary } from './components';
 
 interface SyncManager {
@@ -39,7 +40,7 @@ export function announceResults(results: SendResult[]): void {
     if (result.verdict === 'sent' && result.support) {
       announce(
         result.support.newly_supported
-          ? t('dup.supported', { n: result.support.supporters_count })
+          ? t('dup.supported', { supporters: supportersText(t, result.support.supporters_count) })
           : t('dup.supported.again'),
       );
     } else if (result.verdict === 'sent' && result.report?.linked_to_existing_incident) {
