@@ -61,6 +61,19 @@ pub struct CreateReport {
     pub source: Option<ReportSource>,
 }
 
+/// The `lat`, `long` and `category` query parameters of a place-and-kind question.
+pub(crate) fn place_query(
+    lat: f64,
+    long: f64,
+    category: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<(GeoPoint, CategoryCode)> {
+    let latitude = check("lat", Latitude::new(lat), errors);
+    let longitude = check("long", Longitude::new(long), errors);
+    let category = check("category", CategoryCode::new(category), errors);
+    Some((GeoPoint::new(latitude?, longitude?), category?))
+}
+
 pub(crate) fn check<T>(
     field: &str,
     result: Result<T, Violation>,
@@ -441,9 +454,7 @@ pub async fn find_duplicates(
     QueryParams(query): QueryParams<DuplicateQuery>,
 ) -> Result<web::Json<DuplicateList>, ApiError> {
     let mut errors = Vec::new();
-    let latitude = check("lat", Latitude::new(query.lat), &mut errors);
-    let longitude = check("long", Longitude::new(query.long), &mut errors);
-    let category = check("category", CategoryCode::new(&query.category), &mut errors);
+    let place = place_query(query.lat, query.long, &query.category, &mut errors);
     let description = check(
         "description",
         Description::new(query.description.as_deref().unwrap_or_default()),
@@ -454,12 +465,11 @@ pub async fn find_duplicates(
         query.address.as_deref().map(Address::new).transpose(),
         &mut errors,
     );
-    let (Some(latitude), Some(longitude), Some(category), Some(description), Some(address)) =
-        (latitude, longitude, category, description, address)
+    let (Some((position, category)), Some(description), Some(address)) =
+        (place, description, address)
     else {
         return Err(ApiError::invalid_query(errors));
     };
-    let position = GeoPoint::new(latitude, longitude);
     let mut conn = state.pool.get().await?;
     let (placement, category) = submission::resolve(&mut conn, position, &category).await?;
     let submission = dedup::Submission {

@@ -3,13 +3,12 @@
 use actix_web::{get, web};
 use serde::{Deserialize, Serialize};
 use signalons_db::catalog;
-use signalons_domain::{CategoryCode, GeoPoint, Latitude, Longitude};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     AppState,
     error::{ApiError, Problem},
-    reports::{Named, check},
+    reports::{Named, place_query},
     submission,
 };
 
@@ -53,15 +52,13 @@ pub async fn preview_routing(
 ) -> Result<web::Json<RoutingPreview>, ApiError> {
     let query = query.0;
     let mut errors = Vec::new();
-    let latitude = check("lat", Latitude::new(query.lat), &mut errors);
-    let longitude = check("long", Longitude::new(query.long), &mut errors);
-    let category = check("category", CategoryCode::new(&query.category), &mut errors);
-    let (Some(latitude), Some(longitude), Some(category)) = (latitude, longitude, category) else {
+    let Some((position, category)) =
+        place_query(query.lat, query.long, &query.category, &mut errors)
+    else {
         return Err(ApiError::invalid_query(errors));
     };
     let mut conn = state.pool.get().await?;
-    let (placement, category) =
-        submission::resolve(&mut conn, GeoPoint::new(latitude, longitude), &category).await?;
+    let (placement, category) = submission::resolve(&mut conn, position, &category).await?;
     let department = submission::route(&mut conn, placement, &category).await?;
     let names = catalog::names(&mut conn, placement, department).await?;
     Ok(web::Json(RoutingPreview {

@@ -8,6 +8,7 @@ use postgis_diesel::functions::st_d_within;
 use crate::{
     Point,
     models::{CandidateIncident, NewReport, NewReportEvent, PublicIncident},
+    reports::record_event,
     schema::{categories, incident_supports, incidents, jurisdictions, report_events, reports},
 };
 
@@ -155,8 +156,9 @@ pub async fn insert_linked_report(
             .returning(reports::id)
             .get_result::<i64>(conn)
             .await?;
-        diesel::insert_into(report_events::table)
-            .values(NewReportEvent {
+        record_event(
+            conn,
+            NewReportEvent {
                 report_id,
                 kind: "created",
                 status_from: None,
@@ -164,9 +166,9 @@ pub async fn insert_linked_report(
                 body: note,
                 is_internal: false,
                 created_at: report.created_at,
-            })
-            .execute(conn)
-            .await?;
+            },
+        )
+        .await?;
         Ok(report_id)
     })
     .await
@@ -260,8 +262,9 @@ pub async fn close_report(
             ))
             .execute(conn)
             .await?;
-        diesel::insert_into(report_events::table)
-            .values(NewReportEvent {
+        record_event(
+            conn,
+            NewReportEvent {
                 report_id: report,
                 kind: "status_changed",
                 status_from: Some(&previous),
@@ -269,9 +272,9 @@ pub async fn close_report(
                 body: explanation,
                 is_internal: false,
                 created_at: at,
-            })
-            .execute(conn)
-            .await?;
+            },
+        )
+        .await?;
         let still_open = diesel::select(diesel::dsl::exists(
             reports::table
                 .filter(reports::incident_id.eq(incident))

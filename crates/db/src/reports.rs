@@ -51,8 +51,9 @@ pub async fn insert_with_new_incident(
             .returning(reports::id)
             .get_result::<i64>(conn)
             .await?;
-        diesel::insert_into(report_events::table)
-            .values(NewReportEvent {
+        record_event(
+            conn,
+            NewReportEvent {
                 report_id,
                 kind: "created",
                 status_from: None,
@@ -60,12 +61,24 @@ pub async fn insert_with_new_incident(
                 body: created_note,
                 is_internal: false,
                 created_at: at,
-            })
-            .execute(conn)
-            .await?;
+            },
+        )
+        .await?;
         Ok(report_id)
     })
     .await
+}
+
+/// Appends an entry to a report's history.
+pub async fn record_event(
+    conn: &mut AsyncPgConnection,
+    event: NewReportEvent<'_>,
+) -> QueryResult<()> {
+    diesel::insert_into(report_events::table)
+        .values(event)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// The report created earlier with `key` in a jurisdiction, and the fingerprint of its request.

@@ -418,6 +418,24 @@ async fn bad_input_gets_a_precise_problem_and_writes_nothing() {
 }
 
 #[tokio::test]
+async fn a_method_the_api_does_not_offer_is_a_problem_too() {
+    // Routes are matched on method and path together: there is no DELETE here at all.
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .delete(app.url("/api/v1/reports/1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "not_found");
+}
+
+#[tokio::test]
 async fn unknown_reports_and_paths_are_problems() {
     let app = TestApp::spawn().await;
     for (path, code) in [
