@@ -328,7 +328,8 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
       const card = page.locator('.candidate').filter({ hasText: description });
       await card.waitFor();
       const text = await card.textContent();
-      assert.match(text, /\b\d+ m away · first reported .* · 1 report(?!s)/);
+      assert.match(text, /\b\d+ m away/);
+      assert.match(text, /first reported .* · 1 report(?!s)/);
       assert.match(text, /Why: .*very close/);
       // Shown on the mini map as well, numbered as in the list.
       assert.ok((await page.locator('.leaflet-marker-icon.pin-candidate').count()) >= 1);

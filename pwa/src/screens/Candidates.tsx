@@ -2,7 +2,8 @@
 // cards under headings, one "Me too" button on each, and one way on: "a different problem".
 import type { Ref } from 'preact';
 import type { DuplicateCandidate } from '../api';
-import { candidateSummary, reasonWords } from '../candidates';
+import { countsText, formatDistance, reasonWords } from '../candidates';
+import { formatDateTime } from '../i18n';
 import { StatusBadge } from '../components';
 import { catalogStore, categoryName, useStore, useT } from '../state';
 
@@ -40,7 +41,13 @@ export function Candidates(props: {
                 {categoryName(catalog, c.category.code, lang, c.category.name)}
               </h3>
               <p class="meta">
-                <StatusBadge status={c.status} /> {candidateSummary(t, lang, c)}
+                <StatusBadge status={c.status} />{' '}
+                <strong class="distance">{formatDistance(t, lang, c.distance_m)}</strong>
+              </p>
+              <p class="meta">
+                {t('dup.reported', { date: formatDateTime(lang, c.reported_at) })}
+                {' · '}
+                {countsText(t, c)}
               </p>
               {c.address && <p class="address">{c.address}</p>}
               {c.description && <p class="description clamp">{c.description}</p>}
