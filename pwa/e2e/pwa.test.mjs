@@ -47,6 +47,13 @@ async function residentAt(spot) {
   return resident;
 }
 
+/** The form opened at the resident's GPS position, a pothole chosen. */
+async function openPotholeForm(page) {
+  await page.goto(`${world.base}/report`);
+  await page.getByText(/^Position: .* — from GPS/).waitFor();
+  await page.getByLabel('What is the problem?').selectOption('pothole');
+}
+
 async function closeResident(resident) {
   try {
     assert.deepEqual(resident.errors, [], 'uncaught errors in the page');
@@ -321,9 +328,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     const resident = await residentAt(spot);
     try {
       const { page } = resident;
-      await page.goto(`${world.base}/report`);
-      await page.getByText('Position: 42.35550, -71.06370 — from GPS').waitFor();
-      await page.getByLabel('What is the problem?').selectOption('pothole');
+      await openPotholeForm(page);
       await page.getByRole('heading', { level: 2, name: 'Is it one of these?' }).waitFor();
       const card = page.locator('.candidate').filter({ hasText: description });
       await card.waitFor();
@@ -385,9 +390,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     const other = await residentAt(spot);
     try {
       const { page } = other;
-      await page.goto(`${world.base}/report`);
-      await page.getByText('Position: 42.35550, -71.06370 — from GPS').waitFor();
-      await page.getByLabel('What is the problem?').selectOption('pothole');
+      await openPotholeForm(page);
       await page.locator('.candidate').filter({ hasText: description }).waitFor();
       const mine = `A second hole, across the street (${run})`;
       await page.getByLabel(/Describe it/).fill(mine);

@@ -164,49 +164,38 @@ export function newKey(): string {
 
 // --- storage ---
 
-export async function enqueue(
-  body: CreateReport,
-  photo: StoredPhoto | null = null,
-  now: Date = new Date(),
-  key: string = newKey(),
-): Promise<ReportItem> {
-  const item: ReportItem = {
-    kind: 'report',
-    key,
-    body,
-    photo,
-    createdAt: now.toISOString(),
-    state: 'pending',
-    attempts: 0,
-    lastAttemptAt: null,
-    problem: null,
-  };
+/** A new item's bookkeeping: pending, never tried. */
+const fresh = (key: string, now: Date) => ({
+  key,
+  createdAt: now.toISOString(),
+  state: 'pending' as const,
+  attempts: 0,
+  lastAttemptAt: null,
+  problem: null,
+});
+
+async function store<I extends OutboxItem>(item: I): Promise<I> {
   await (await db()).put('outbox', item);
   notifyChange();
   return item;
 }
 
-export async function enqueueSupport(
+export function enqueue(
+  body: CreateReport,
+  photo: StoredPhoto | null = null,
+  now: Date = new Date(),
+  key: string = newKey(),
+): Promise<ReportItem> {
+  return store<ReportItem>({ ...fresh(key, now), kind: 'report', body, photo });
+}
+
+export function enqueueSupport(
   incidentId: number,
   body: SupportRequest,
   now: Date = new Date(),
   key: string = newKey(),
 ): Promise<SupportItem> {
-  const item: SupportItem = {
-    kind: 'support',
-    key,
-    incidentId,
-    body,
-    photo: null,
-    createdAt: now.toISOString(),
-    state: 'pending',
-    attempts: 0,
-    lastAttemptAt: null,
-    problem: null,
-  };
-  await (await db()).put('outbox', item);
-  notifyChange();
-  return item;
+  return store<SupportItem>({ ...fresh(key, now), kind: 'support', incidentId, body, photo: null });
 }
 
 export async function listOutbox(): Promise<OutboxItem[]> {

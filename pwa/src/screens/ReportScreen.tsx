@@ -217,23 +217,29 @@ export function ReportScreen() {
         device_id: deviceId(),
         notify_email: email.trim() || undefined,
       });
-      if (draft) await discard(draft.replaces);
-      const result = await sendOne(item.key);
-      if (result.verdict === 'rejected') {
-        await discard(item.key);
-        setProblem(result.problem ?? null);
-        requestAnimationFrame(() => errorBox.current?.focus());
-        return;
-      }
-      if (result.verdict === 'sent') announceResults([result]);
-      else {
-        announce(t('dup.saved'));
-        void requestBackgroundSync();
-      }
-      navigate('/mine');
+      await deliver(item.key, 'dup.saved');
     } finally {
       setSupporting(null);
     }
+  }
+
+  /** Sends what was just queued; refused, it is fixed here rather than in the outbox. */
+  async function deliver(key: string, saved: MessageKey): Promise<void> {
+    if (draft) await discard(draft.replaces);
+    const result = await sendOne(key);
+    if (result.verdict === 'rejected') {
+      // The corrected report gets a new key.
+      await discard(key);
+      setProblem(result.problem ?? null);
+      requestAnimationFrame(() => errorBox.current?.focus());
+      return;
+    }
+    if (result.verdict === 'sent') announceResults([result]);
+    else {
+      announce(t(saved));
+      void requestBackgroundSync();
+    }
+    navigate('/mine');
   }
 
   function chooseDifferent(): void {
@@ -302,21 +308,7 @@ export function ReportScreen() {
     try {
       // First on the device, then to the server: nothing typed is lost if the network fails.
       const item = await enqueue(body, photo);
-      if (draft) await discard(draft.replaces);
-      const result = await sendOne(item.key);
-      if (result.verdict === 'rejected') {
-        // Fix it here rather than in the outbox: the corrected report gets a new key.
-        await discard(item.key);
-        setProblem(result.problem ?? null);
-        requestAnimationFrame(() => errorBox.current?.focus());
-        return;
-      }
-      if (result.verdict === 'sent') announceResults([result]);
-      else {
-        announce(t('outbox.saved'));
-        void requestBackgroundSync();
-      }
-      navigate('/mine');
+      await deliver(item.key, 'outbox.saved');
     } finally {
       setSubmitting(false);
     }
