@@ -16,3 +16,4 @@ cargo clippy --locked --workspace --all-targets -q -- -D warnings
 log "cargo test"
 cargo test --locked --workspace --no-fail-fast
 ./scripts/pwa.sh test
+./scripts/open311.sh test

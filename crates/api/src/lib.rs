@@ -1,12 +1,14 @@
 //! The HTTP face of Signalons: the REST API under `/api/v1`, its OpenAPI contract, health
 //! probes and the PWA's static files, on one actix-web server.
 
+pub mod api_keys;
 pub mod catalog;
 mod cursor;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod incidents;
+pub mod open311;
 pub mod reports;
 pub mod routing;
 pub mod submission;
@@ -149,6 +151,8 @@ pub fn app(
     let app = app
         .wrap(TracingLogger::default())
         .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", api))
+        // Open311 GeoReport v2: its own errors and formats, outside the OpenAPI document.
+        .service(open311::scope())
         .service(web::scope("/api").default_service(web::to(not_found)));
     match settings
         .pwa_dir

@@ -157,6 +157,7 @@ impl CreateReport {
                 description,
                 contact_email,
                 source,
+                attributes: serde_json::json!({}),
             }),
             _ => Err(ApiError::invalid_body(errors)),
         }

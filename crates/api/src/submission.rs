@@ -28,6 +28,9 @@ pub struct ReportDraft {
     pub description: Description,
     pub contact_email: Option<ContactEmail>,
     pub source: ReportSource,
+    /// Answers to the category's extra questions (Open311 attributes), already validated;
+    /// an empty object when there are none.
+    pub attributes: serde_json::Value,
 }
 
 impl ReportDraft {
@@ -43,6 +46,12 @@ impl ReportDraft {
             self.contact_email.as_ref().map(ContactEmail::as_str),
             self.source.as_str(),
         ]);
+        // Drafts without attributes keep the fingerprint they always had.
+        let canonical = match &self.attributes {
+            serde_json::Value::Object(map) if map.is_empty() => canonical,
+            serde_json::Value::Null => canonical,
+            attributes => serde_json::json!([canonical, attributes]),
+        };
         Sha256::digest(canonical.to_string().as_bytes()).to_vec()
     }
 }
@@ -200,6 +209,13 @@ fn replayed(report_id: i64) -> Submitted {
     }
 }
 
+fn self_attributes(draft: &ReportDraft) -> serde_json::Value {
+    match &draft.attributes {
+        serde_json::Value::Null => serde_json::json!({}),
+        attributes => attributes.clone(),
+    }
+}
+
 /// Stores `draft` as of `now`. With a `key`, a retry returns the first report.
 pub async fn submit(
     conn: &mut AsyncPgConnection,
@@ -231,7 +247,7 @@ pub async fn submit(
         location_accuracy_m: draft.accuracy_m,
         address: draft.address.as_ref().map(Address::as_str),
         description: draft.description.as_str(),
-        attributes: serde_json::json!({}),
+        attributes: self_attributes(draft),
         status: ReportStatus::Submitted.as_str(),
         priority: category.default_priority,
         department_id,

@@ -123,6 +123,8 @@ pub struct CategorySeed<'a> {
     pub dedup_radius_m: i32,
     pub dedup_window_days: i32,
     pub allow_anonymous: bool,
+    /// Open311 attribute definitions.
+    pub attributes: serde_json::Value,
 }
 
 /// Creates or updates a category of `jurisdiction`; returns its id.
@@ -133,19 +135,22 @@ pub async fn upsert_category(
 ) -> QueryResult<i64> {
     diesel::sql_query(
         "INSERT INTO categories (jurisdiction_id, code, name, names, description, descriptions, \
-             group_name, dedup_group, default_priority, dedup_radius_m, dedup_window_days, allow_anonymous) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             group_name, dedup_group, default_priority, dedup_radius_m, dedup_window_days, allow_anonymous, attributes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT (jurisdiction_id, code) DO UPDATE SET name = excluded.name, names = excluded.names, \
              description = excluded.description, descriptions = excluded.descriptions, \
              group_name = excluded.group_name, dedup_group = excluded.dedup_group, \
              default_priority = excluded.default_priority, dedup_radius_m = excluded.dedup_radius_m, \
-             dedup_window_days = excluded.dedup_window_days, allow_anonymous = excluded.allow_anonymous \
+             dedup_window_days = excluded.dedup_window_days, allow_anonymous = excluded.allow_anonymous, \
+             attributes = excluded.attributes \
          WHERE (categories.name, categories.names, categories.description, categories.descriptions, \
                 categories.group_name, categories.dedup_group, categories.default_priority, \
-                categories.dedup_radius_m, categories.dedup_window_days, categories.allow_anonymous) \
+                categories.dedup_radius_m, categories.dedup_window_days, categories.allow_anonymous, \
+                categories.attributes) \
                IS DISTINCT FROM (excluded.name, excluded.names, excluded.description, excluded.descriptions, \
                 excluded.group_name, excluded.dedup_group, excluded.default_priority, \
-                excluded.dedup_radius_m, excluded.dedup_window_days, excluded.allow_anonymous)",
+                excluded.dedup_radius_m, excluded.dedup_window_days, excluded.allow_anonymous, \
+                excluded.attributes)",
     )
     .bind::<BigInt, _>(jurisdiction)
     .bind::<Text, _>(seed.code)
@@ -159,6 +164,7 @@ pub async fn upsert_category(
     .bind::<Integer, _>(seed.dedup_radius_m)
     .bind::<Integer, _>(seed.dedup_window_days)
     .bind::<diesel::sql_types::Bool, _>(seed.allow_anonymous)
+    .bind::<Jsonb, _>(&seed.attributes)
     .execute(conn)
     .await?;
     categories::table

@@ -1,12 +1,14 @@
 //! Everything Signalons says to PostgreSQL + PostGIS: the schema, embedded migrations and the
 //! queries. Functions return diesel's `QueryResult`; mapping failures to HTTP is the API's job.
 
+pub mod api_keys;
 pub mod catalog;
 pub mod functions;
 pub mod import;
 pub mod incidents;
 pub mod migrations;
 pub mod models;
+pub mod open311;
 mod pool;
 pub mod reports;
 pub mod schema;

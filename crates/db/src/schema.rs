@@ -185,6 +185,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> Int8,
+        name -> Text,
+        key_prefix -> Text,
+        secret_hash -> Bytea,
+        scopes -> Array<Text>,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(departments -> jurisdictions (jurisdiction_id));
 diesel::joinable!(categories -> jurisdictions (jurisdiction_id));
 diesel::joinable!(service_areas -> jurisdictions (jurisdiction_id));
@@ -205,4 +217,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     reports,
     report_events,
     public_reports,
+    api_keys,
 );

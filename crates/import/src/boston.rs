@@ -101,6 +101,9 @@ pub struct CategoryEntry {
     pub dedup_window_days: i32,
     pub allow_anonymous: bool,
     pub boston_types: Vec<String>,
+    /// Open311 attribute definitions (extra questions), as GeoReport v2 spells them.
+    #[serde(default)]
+    pub attributes: Vec<serde_json::Value>,
 }
 
 fn read(path: &Path) -> Result<String, DemoError> {
@@ -483,6 +486,7 @@ pub async fn load_catalog(
             dedup_radius_m: entry.dedup_radius_m,
             dedup_window_days: entry.dedup_window_days,
             allow_anonymous: entry.allow_anonymous,
+            attributes: serde_json::Value::Array(entry.attributes.clone()),
         };
         let id = upsert_category(conn, jurisdiction, &seed).await?;
         upsert_category_route(conn, jurisdiction, id, None, department(&entry.department)?).await?;

@@ -105,6 +105,7 @@ fn draft(case: &Case) -> anyhow::Result<ReportDraft> {
         description: Description::new(&case.title).unwrap_or_default(),
         contact_email: None,
         source: ReportSource::Import,
+        attributes: Default::default(),
     })
 }
 

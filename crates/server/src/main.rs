@@ -73,11 +73,34 @@ enum Command {
         #[arg(long)]
         csv: Option<PathBuf>,
     },
+    /// Manage the API keys of third-party apps (Open311 clients).
+    ApiKey {
+        #[command(subcommand)]
+        action: ApiKeyAction,
+    },
     /// Print the OpenAPI 3.1 contract as JSON.
     Openapi {
         /// Write it to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyAction {
+    /// Make a key and print it once: only its SHA-256 digest is stored.
+    Create {
+        /// Who the key is for (an app, an integrator).
+        #[arg(long)]
+        name: String,
+        /// What the key may do (repeatable).
+        #[arg(long = "scope", default_value = signalons_api::api_keys::OPEN311_WRITE)]
+        scopes: Vec<String>,
+    },
+    /// Revoke the key whose public prefix (the part after `sgn_`) is given.
+    Revoke {
+        #[arg(long)]
+        prefix: String,
     },
 }
 
@@ -211,7 +234,33 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .write_all(figures.render().as_bytes())
                 .context("writing the figures")
         }
+        Command::ApiKey { action } => api_key(&config, action).await,
         Command::Openapi { .. } => Ok(()),
+    }
+}
+
+async fn api_key(config: &Config, action: ApiKeyAction) -> anyhow::Result<()> {
+    use std::io::Write;
+    let pool = signalons_db::build_pool(&config.database_url, 1)?;
+    let mut conn = pool.get().await.context("connecting to the database")?;
+    match action {
+        ApiKeyAction::Create { name, scopes } => {
+            let created =
+                signalons_api::api_keys::create(&mut conn, &name, &scopes, chrono::Utc::now())
+                    .await?;
+            tracing::info!(id = created.id, prefix = %created.prefix, name = %name, ?scopes, "API key created");
+            std::io::stdout()
+                .write_all(format!("{}\n", created.key).as_bytes())
+                .context("writing the key")
+        }
+        ApiKeyAction::Revoke { prefix } => {
+            if signalons_api::api_keys::revoke(&mut conn, &prefix, chrono::Utc::now()).await? {
+                tracing::info!(%prefix, "API key revoked");
+                Ok(())
+            } else {
+                anyhow::bail!("no live API key with prefix `{prefix}`")
+            }
+        }
     }
 }
 

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Open311 GeoReport v2 through a real third-party client.
+#   ./scripts/open311.sh test   makes a Python virtualenv (.venv) with the `georeport` client
+#                               from PyPI (tests/open311/requirements.txt), starts
+#                               target/debug/signalons over a fresh PostGIS database (migrated,
+#                               Boston demo catalog, one API key), runs tests/open311/ against
+#                               it, then stops the server and drops the database.
+# Idempotent and non-interactive. SIGNALONS_BIN overrides the binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_venv() {
+  if [ ! -x .venv/bin/python ]; then
+    if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+      apt_install python3-venv
+    fi
+    log "creating the Python virtualenv (.venv)"
+    python3 -m venv .venv
+  fi
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/open311/requirements.txt
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+DB="signalons_open311_$$"
+SERVER_PID=""
+
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  dropdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" --if-exists --force "$DB" 2>/dev/null || true
+}
+
+run_tests() {
+  local bin=${SIGNALONS_BIN:-target/debug/signalons}
+  if [ -z "${SIGNALONS_BIN:-}" ]; then
+    ensure_rust
+    cargo build --locked -q -p signalons-server
+  fi
+  local port
+  port=$(free_port)
+  trap cleanup EXIT
+  createdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$DB"
+  export SIGNALONS_DATABASE_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$DB"
+  # Expected 4xx answers are logged as warnings by the server: keep the output to the results.
+  export SIGNALONS_BIND="127.0.0.1:$port" SIGNALONS_LOG=${SIGNALONS_LOG:-error} SIGNALONS_HTTP_WORKERS=2
+  "$bin" migrate
+  "$bin" seed demo --without-history
+  local key
+  key=$("$bin" api-key create --name "georeport test suite" --scope open311:write)
+  "$bin" serve >/dev/null &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  log "Open311 through the georeport client (PyPI) on 127.0.0.1:$port"
+  .venv/bin/python tests/open311/test_georeport.py \
+    --base "http://127.0.0.1:$port/open311/v2" --api-key "$key"
+}
+
+case "${1:-}" in
+  test)
+    ensure_postgres
+    ensure_venv
+    run_tests
+    ;;
+  *)
+    echo "usage: $0 test" >&2
+    exit 2
+    ;;
+esac
