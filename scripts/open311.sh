@@ -55,10 +55,16 @@ run_tests() {
   key=$("$bin" api-key create --name "georeport test suite" --scope open311:write)
   "$bin" serve >/dev/null &
   SERVER_PID=$!
+  local ready=""
   for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+        "http://127.0.0.1:$port/readyz" 2>/dev/null; then
+      ready=yes
+      break
+    fi
     sleep 0.1
   done
+  [ -n "$ready" ] || { log "the server did not become ready on 127.0.0.1:$port"; exit 1; }
   log "Open311 through the georeport client (PyPI) on 127.0.0.1:$port"
   .venv/bin/python tests/open311/test_georeport.py \
     --base "http://127.0.0.1:$port/open311/v2" --api-key "$key"

@@ -9,3 +9,6 @@ CREATE TABLE api_keys (
     created_at  timestamptz NOT NULL DEFAULT now(),
     revoked_at  timestamptz
 );
+
+-- Open311 lists requests newest first within a date window.
+CREATE INDEX reports_created_at_idx ON reports (created_at, id);
