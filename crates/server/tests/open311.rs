@@ -407,6 +407,27 @@ async fn requests_are_created_with_attributes_and_read_back_in_json_and_xml() {
         "Tags & <b>paint</b> on the wall — ça recommence"
     );
 
+    // A retry with the same Idempotency-Key makes no second request.
+    let mut pairs = POTHOLE.to_vec();
+    pairs.push(("api_key", &key));
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let response = app
+            .client
+            .post(app.url(&format!("{BASE}/requests.json")))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Idempotency-Key", "open311-retry-1")
+            .body(form(&pairs))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        answers.push(body[0]["service_request_id"].clone());
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(app.db.count("reports").await, 3);
+
     // Unknown requests and tokens.
     for path in [
         "requests/999999.json",

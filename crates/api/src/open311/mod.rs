@@ -816,6 +816,22 @@ async fn create_request(
     {
         errors.push("media_url must be an http or https URL".to_owned());
     }
+    // Not in the spec, but honoured as on /api/v1: a retry with the same key makes no second
+    // request.
+    let key = match req.headers().get(crate::reports::IDEMPOTENCY_KEY) {
+        None => None,
+        Some(value) => match value
+            .to_str()
+            .ok()
+            .and_then(|text| signalons_domain::IdempotencyKey::new(text).ok())
+        {
+            Some(key) => Some(key),
+            None => {
+                errors.push("Idempotency-Key must be 1 to 255 visible ASCII characters".to_owned());
+                None
+            }
+        },
+    };
     let answers = attributes::answers(&params.0);
     let attributes = match &category {
         Some(category) => {
@@ -847,7 +863,7 @@ async fn create_request(
         source: ReportSource::Open311,
         attributes,
     };
-    let submitted = submission::submit(&mut conn, &draft, None, Utc::now())
+    let submitted = submission::submit(&mut conn, &draft, key.as_ref(), Utc::now())
         .await
         .map_err(|error| match error {
             SubmitError::OutsideJurisdiction => Open311Error::bad_request(
