@@ -9,6 +9,9 @@ PG_USER=${PGUSER:-postgres}
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# 32 random bytes in hex: a signing key for access tokens.
+random_secret() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }

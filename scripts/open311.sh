@@ -49,6 +49,8 @@ run_tests() {
   export SIGNALONS_DATABASE_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$DB"
   # Expected 4xx answers are logged as warnings by the server: keep the output to the results.
   export SIGNALONS_BIND="127.0.0.1:$port" SIGNALONS_LOG=${SIGNALONS_LOG:-error} SIGNALONS_HTTP_WORKERS=2
+  SIGNALONS_JWT_SECRET=$(random_secret)
+  export SIGNALONS_JWT_SECRET
   "$bin" migrate
   "$bin" seed demo --without-history
   local key

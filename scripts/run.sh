@@ -13,6 +13,14 @@ export SIGNALONS_DATABASE_URL=${SIGNALONS_DATABASE_URL:-postgres://$PG_USER@$PG_
 database=${SIGNALONS_DATABASE_URL##*/}
 ensure_database "${database%%\?*}"
 
+# Access tokens are signed with a key kept in var/ (created once), so sessions survive restarts.
+if [ -z "${SIGNALONS_JWT_SECRET:-}" ]; then
+  mkdir -p var
+  [ -s var/jwt-secret ] || (umask 077 && random_secret > var/jwt-secret)
+  SIGNALONS_JWT_SECRET=$(cat var/jwt-secret)
+  export SIGNALONS_JWT_SECRET
+fi
+
 log "building (release)"
 cargo build --release --locked -q -p signalons-server
 bin=target/release/signalons

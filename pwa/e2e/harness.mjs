@@ -4,6 +4,7 @@
 // (`cargo build -p signalons-server`) and pwa/dist (`npm run build`).
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -99,6 +100,7 @@ export async function startWorld() {
       SIGNALONS_BIND: `127.0.0.1:${port}`,
       SIGNALONS_PWA_DIR: dist,
       SIGNALONS_HTTP_WORKERS: '2',
+      SIGNALONS_JWT_SECRET: randomBytes(32).toString('hex'),
       SIGNALONS_LOG: process.env.SIGNALONS_LOG ?? 'warn',
     };
     const run = (...args) => execFileSync(BIN, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });

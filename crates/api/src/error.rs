@@ -43,6 +43,9 @@ pub struct Problem {
     /// The invalid fields, when the request had any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// On a `409` conflict: the resource as it is now, so the client can decide again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<serde_json::Value>,
 }
 
 /// An error answered to a client. Unexpected failures are logged in full and answered with a
@@ -54,6 +57,8 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     errors: Vec<FieldError>,
+    current: Option<serde_json::Value>,
+    retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -63,6 +68,42 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            current: None,
+            retry_after_secs: None,
+        }
+    }
+
+    /// 401: no valid credentials; answered with `WWW-Authenticate: Bearer`.
+    pub fn unauthenticated(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, detail)
+    }
+
+    /// 403: the caller is known but may not do this.
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, detail)
+    }
+
+    /// 409 with the resource as it stands now.
+    pub fn conflict(
+        code: &'static str,
+        detail: impl Into<String>,
+        current: serde_json::Value,
+    ) -> Self {
+        Self {
+            current: Some(current),
+            ..Self::new(StatusCode::CONFLICT, code, detail)
+        }
+    }
+
+    /// 429: too many requests; retry after `retry_after_secs`.
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests; retry in {} s", retry_after_secs.max(1)),
+            )
         }
     }
 
@@ -120,6 +161,7 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code.to_owned(),
             errors: self.errors.clone(),
+            current: self.current.clone(),
         }
     }
 }
@@ -130,9 +172,23 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .content_type("application/problem+json")
-            .json(self.problem())
+        let mut response = HttpResponse::build(self.status);
+        response.content_type("application/problem+json");
+        if self.status == StatusCode::UNAUTHORIZED {
+            let error = if self.code == "unauthenticated" {
+                ""
+            } else {
+                ", error=\"invalid_token\""
+            };
+            response.insert_header((
+                actix_web::http::header::WWW_AUTHENTICATE,
+                format!("Bearer realm=\"signalons\"{error}"),
+            ));
+        }
+        if let Some(seconds) = self.retry_after_secs {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.json(self.problem())
     }
 }
 

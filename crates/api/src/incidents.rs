@@ -1,17 +1,21 @@
 //! Incidents: the problem behind one or more reports, and "me too".
 
-use actix_web::{HttpResponse, get, http::StatusCode, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use signalons_db::incidents::{self as incident_queries};
-use signalons_domain::{ContactEmail, ReportStatus, Violation, dedup::priority_with_support};
+use signalons_domain::{
+    ContactEmail, DeviceId, ReportStatus, Violation, dedup::priority_with_support,
+};
 use utoipa::ToSchema;
 
 use crate::{
     AppState,
-    error::{ApiError, FieldError, Problem},
+    auth::{MaybeAuthenticated, device_hash, sha256},
+    client_ip,
+    error::{ApiError, Problem},
     extract::JsonBody,
+    rate_limit::Limited,
     reports::{Named, check},
 };
 
@@ -112,10 +116,6 @@ pub struct SupportResult {
     pub newly_supported: bool,
 }
 
-fn supporter_hash(device_id: &str) -> Vec<u8> {
-    Sha256::digest(format!("device:{device_id}").as_bytes()).to_vec()
-}
-
 /// Support an open incident instead of filing another report; it counts once per device and
 /// makes the incident more urgent as supporters add up.
 #[utoipa::path(
@@ -128,26 +128,21 @@ fn supporter_hash(device_id: &str) -> Vec<u8> {
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The incident is closed", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
-    )
+        (status = 429, description = "Too many supports from this IP or account", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
 )]
 #[post("/incidents/{id}/supports")]
 pub async fn support_incident(
     state: web::Data<AppState>,
+    req: HttpRequest,
+    MaybeAuthenticated(caller): MaybeAuthenticated,
     id: web::Path<i64>,
     JsonBody(body): JsonBody<SupportRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let mut errors = Vec::new();
-    let device_id = body.device_id.trim();
-    if !(8..=128).contains(&device_id.len()) || !device_id.bytes().all(|b| b.is_ascii_graphic()) {
-        errors.push(FieldError::new(
-            "device_id",
-            Violation::new(
-                "invalid_device_id",
-                "device_id must be 8 to 128 visible ASCII characters",
-            ),
-        ));
-    }
+    let device_id = check("device_id", DeviceId::new(&body.device_id), &mut errors);
     let email = check(
         "notify_email",
         body.notify_email
@@ -156,9 +151,19 @@ pub async fn support_incident(
             .transpose(),
         &mut errors,
     );
-    let Some(email) = email.filter(|_| errors.is_empty()) else {
+    let (Some(device_id), Some(email)) = (device_id, email) else {
         return Err(ApiError::invalid_body(errors));
     };
+    // Signed in, one support per account; otherwise one per device.
+    let supporter = match &caller {
+        Some(actor) => sha256(&format!("account:{}", actor.user_id)),
+        None => device_hash(device_id.as_str()),
+    };
+    let mut identities = vec![format!("ip:{}", client_ip(&req))];
+    if let Some(actor) = &caller {
+        identities.push(format!("account:{}", actor.user_id));
+    }
+    state.limiter.check(Limited::Support, &identities)?;
     let mut conn = state.pool.get().await?;
     match incident_queries::is_open(&mut conn, id).await? {
         None => return Err(incident_not_found(id)),
@@ -174,7 +179,7 @@ pub async fn support_incident(
     let outcome = incident_queries::add_support(
         &mut conn,
         id,
-        &supporter_hash(device_id),
+        &supporter,
         email.as_ref().map(ContactEmail::as_str),
         Utc::now(),
         priority_with_support,

@@ -1,19 +1,25 @@
 //! The HTTP face of Signalons: the REST API under `/api/v1`, its OpenAPI contract, health
 //! probes and the PWA's static files, on one actix-web server.
 
+pub mod accounts;
+pub mod admin;
 pub mod api_keys;
+pub mod auth;
 pub mod catalog;
 mod cursor;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod incidents;
+pub mod jobs;
+pub mod live;
 pub mod open311;
+pub mod rate_limit;
 pub mod reports;
 pub mod routing;
 pub mod submission;
 
-use std::{net::TcpListener, path::PathBuf};
+use std::{net::TcpListener, path::PathBuf, sync::Arc};
 
 use actix_web::{
     App, HttpRequest, HttpResponse,
@@ -28,19 +34,65 @@ use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::error::ApiError;
+use crate::{
+    auth::AuthSettings,
+    error::ApiError,
+    live::LiveQueue,
+    rate_limit::{RateLimiter, RateLimits},
+};
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: DbPool,
+    pub auth: Arc<AuthSettings>,
+    pub limiter: Arc<RateLimiter>,
+    pub live: LiveQueue,
+}
+
+impl AppState {
+    pub fn new(pool: DbPool, auth: AuthSettings, limits: RateLimits) -> Self {
+        Self {
+            pool,
+            auth: Arc::new(auth),
+            limiter: Arc::new(RateLimiter::new(limits)),
+            live: LiveQueue::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("pool", &self.pool.status())
+            .field("auth", &self.auth)
             .finish()
+    }
+}
+
+/// The address a request came from, as the socket says (a reverse proxy's own address when
+/// there is one: rate limits then apply to the proxy as a whole).
+pub fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from `POST /api/v1/auth/login`"))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -51,6 +103,8 @@ pub struct HttpSettings {
     pub pwa_dir: Option<PathBuf>,
     /// Worker threads; `None` lets actix use one per core.
     pub workers: Option<usize>,
+    /// The database to LISTEN on for live queue changes (`None`: no live updates).
+    pub listen_url: Option<String>,
 }
 
 #[derive(OpenApi)]
@@ -66,7 +120,11 @@ pub struct HttpSettings {
         (name = "incidents", description = "The problems behind reports: duplicates share one, residents support it"),
         (name = "catalog", description = "Jurisdictions and the categories that can be reported"),
         (name = "health", description = "Probes for load balancers"),
-    )
+        (name = "auth", description = "Accounts: sign up, sign in, rotate and revoke tokens"),
+        (name = "crews", description = "The work queue of a department's crews: take, assign, change status with a public explanation"),
+        (name = "admin", description = "Staff, departments, categories, service areas and routes (admins)"),
+    ),
+    modifiers(&BearerAuth)
 )]
 struct ApiDoc;
 
@@ -83,6 +141,24 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(incidents::support_incident)
             .service(routing::preview_routing)
             .service(catalog::list_jurisdictions)
+            .service(reports::reopen_report)
+            .service(accounts::register)
+            .service(accounts::login)
+            .service(accounts::refresh)
+            .service(accounts::logout)
+            .service(accounts::get_me)
+            .service(accounts::claim_reports)
+            .service(jobs::get_queue)
+            .service(live::queue_stream)
+            .service(jobs::get_job)
+            .service(jobs::take_job)
+            .service(jobs::release_job)
+            .service(jobs::assign_job)
+            .service(jobs::change_job_status)
+            .service(jobs::job_audit)
+            .service(admin::create_staff)
+            .service(admin::list_staff)
+            .service(admin::update_staff)
             .default_service(web::to(not_found)),
     );
     config.service(health::healthz).service(health::readyz);
@@ -186,6 +262,9 @@ pub fn serve(
     state: AppState,
     settings: HttpSettings,
 ) -> std::io::Result<Server> {
+    if let Some(url) = &settings.listen_url {
+        state.live.spawn_listener(url.clone());
+    }
     let factory_settings = settings.clone();
     let mut server =
         actix_web::HttpServer::new(move || app(state.clone(), factory_settings.clone()))

@@ -9,16 +9,20 @@ use signalons_db::{
     reports::{self as report_queries, AreaFilter, ReportFilter},
 };
 use signalons_domain::{
-    Address, BoundingBox, CategoryCode, ContactEmail, Description, GeoPoint, IdempotencyKey,
-    Latitude, Longitude, PageSize, RadiusMetres, ReportSource, ReportStatus, Violation,
+    Address, BoundingBox, CategoryCode, ContactEmail, Description, DeviceId, Explanation, GeoPoint,
+    IdempotencyKey, Latitude, Longitude, PageSize, RadiusMetres, ReportSource, ReportStatus,
+    Violation,
     dedup::{self, MatchReason},
 };
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    AppState, cursor,
+    AppState,
+    auth::{MaybeAuthenticated, device_hash},
+    client_ip, cursor,
     error::{ApiError, FieldError, Problem},
     extract::{JsonBody, QueryParams},
+    rate_limit::Limited,
     submission::{self, ReportDraft, ScoredCandidate, SubmitError},
 };
 
@@ -59,6 +63,11 @@ pub struct CreateReport {
     /// The client that sends the report: `pwa` or `api` (the default).
     #[serde(default)]
     pub source: Option<ReportSource>,
+    /// A random identifier the app keeps for this device (8 to 128 characters), stored only as
+    /// a hash: it lets the reporter reopen the report and claim it on signing up.
+    #[serde(default)]
+    #[schema(min_length = 8, max_length = 128)]
+    pub device_id: Option<String>,
 }
 
 /// The `lat`, `long` and `category` query parameters of a place-and-kind question.
@@ -125,6 +134,11 @@ impl CreateReport {
                 .transpose(),
             &mut errors,
         );
+        let device = check(
+            "device_id",
+            self.device_id.as_deref().map(DeviceId::new).transpose(),
+            &mut errors,
+        );
         let source = self.source.unwrap_or(ReportSource::Api);
         if !matches!(source, ReportSource::Api | ReportSource::Pwa) {
             errors.push(FieldError::new(
@@ -140,6 +154,7 @@ impl CreateReport {
             address,
             description,
             contact_email,
+            device,
         ) {
             (
                 Some(category),
@@ -149,7 +164,10 @@ impl CreateReport {
                 Some(address),
                 Some(description),
                 Some(contact_email),
+                Some(device),
             ) if errors.is_empty() => Ok(ReportDraft {
+                reporter_id: None,
+                device_hash: device.map(|device| device_hash(device.as_str())),
                 category,
                 position: GeoPoint::new(latitude, longitude),
                 accuracy_m,
@@ -165,7 +183,7 @@ impl CreateReport {
 }
 
 /// A code and a display name.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Named {
     pub code: String,
     pub name: String,
@@ -346,6 +364,10 @@ impl From<SubmitError> for ApiError {
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used for a different report",
             ),
+            SubmitError::AccountRequired(code) => ApiError::unauthenticated(
+                "account_required",
+                format!("`{code}` can only be reported when signed in"),
+            ),
             SubmitError::Database(error) => error.into(),
         }
     }
@@ -369,17 +391,27 @@ impl From<SubmitError> for ApiError {
         (status = 400, description = "Malformed JSON or header", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "An invalid bearer token, or a category that needs an account", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, unknown category, point outside every jurisdiction, or a reused key", body = Problem, content_type = "application/problem+json"),
-    )
+        (status = 429, description = "Too many reports from this IP or account", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
 )]
 #[post("/reports")]
 pub async fn create_report(
     req: HttpRequest,
     state: web::Data<AppState>,
+    MaybeAuthenticated(caller): MaybeAuthenticated,
     JsonBody(body): JsonBody<CreateReport>,
 ) -> Result<HttpResponse, ApiError> {
-    let draft = body.validate()?;
+    let mut draft = body.validate()?;
+    draft.reporter_id = caller.as_ref().map(|actor| actor.user_id);
     let key = idempotency_key(&req)?;
+    let mut identities = vec![format!("ip:{}", client_ip(&req))];
+    if let Some(actor) = &caller {
+        identities.push(format!("account:{}", actor.user_id));
+    }
+    state.limiter.check(Limited::Report, &identities)?;
     let mut conn = state.pool.get().await?;
     let submitted = submission::submit(&mut conn, &draft, key.as_ref(), Utc::now()).await?;
     let report = load_report(&mut conn, submitted.report_id).await?;
@@ -751,4 +783,67 @@ pub async fn list_report_events(
     Ok(web::Json(ReportEventList {
         items: items.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// Why the reporter disputes a resolution.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReopenRequest {
+    /// What is still wrong; shown in the public history.
+    #[schema(min_length = 3, max_length = 2000)]
+    pub explanation: String,
+    /// The device the report was made from, when not signed in as its reporter.
+    #[serde(default)]
+    pub device_id: Option<String>,
+}
+
+/// "It is not fixed": the reporter reopens a resolved report within the jurisdiction's window
+/// (14 days by default). The whole incident reopens and returns to its crew's queue. The
+/// reporter proves it is theirs by signing in or by sending the device id they reported with.
+#[utoipa::path(
+    tag = "reports",
+    params(("id" = i64, Path, description = "Report id")),
+    request_body = ReopenRequest,
+    responses(
+        (status = 200, body = Report),
+        (status = 403, description = "Not this report's reporter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not resolved, past the window, or no explanation", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[post("/reports/{id}/reopen")]
+pub async fn reopen_report(
+    state: web::Data<AppState>,
+    MaybeAuthenticated(caller): MaybeAuthenticated,
+    id: web::Path<i64>,
+    JsonBody(body): JsonBody<ReopenRequest>,
+) -> Result<web::Json<Report>, ApiError> {
+    let id = id.into_inner();
+    let mut errors = Vec::new();
+    let explanation = check(
+        "explanation",
+        Explanation::new(&body.explanation),
+        &mut errors,
+    );
+    let device = check(
+        "device_id",
+        body.device_id.as_deref().map(DeviceId::new).transpose(),
+        &mut errors,
+    );
+    let (Some(explanation), Some(device)) = (explanation, device) else {
+        return Err(ApiError::invalid_body(errors));
+    };
+    let mut conn = state.pool.get().await?;
+    let now = Utc::now();
+    crate::jobs::reopen_by_reporter(
+        &mut conn,
+        id,
+        caller.as_ref().map(|actor| actor.user_id),
+        device.map(|device| device_hash(device.as_str())),
+        &explanation,
+        now,
+    )
+    .await?;
+    Ok(web::Json(load_report(&mut conn, id).await?))
 }

@@ -31,6 +31,10 @@ pub struct ReportDraft {
     /// Answers to the category's extra questions (Open311 attributes), already validated;
     /// an empty object when there are none.
     pub attributes: serde_json::Value,
+    /// The signed-in resident reporting it.
+    pub reporter_id: Option<i64>,
+    /// The hash of the reporting device's id (see [`crate::auth::device_hash`]).
+    pub device_hash: Option<Vec<u8>>,
 }
 
 impl ReportDraft {
@@ -65,6 +69,8 @@ pub enum SubmitError {
     UnknownCategory(CategoryCode),
     #[error("the idempotency key was used for a different report")]
     KeyReused,
+    #[error("`{0}` can only be reported from an account")]
+    AccountRequired(CategoryCode),
     #[error(transparent)]
     Database(#[from] DbError),
 }
@@ -224,6 +230,9 @@ pub async fn submit(
     now: DateTime<Utc>,
 ) -> Result<Submitted, SubmitError> {
     let (placement, category) = resolve(conn, draft.position, &draft.category).await?;
+    if !category.allow_anonymous && draft.reporter_id.is_none() {
+        return Err(SubmitError::AccountRequired(draft.category.clone()));
+    }
     let fingerprint = draft.fingerprint();
     if let Some(key) = key
         && let Some(id) = earlier_with_key(conn, placement, key, &fingerprint).await?
@@ -258,6 +267,8 @@ pub async fn submit(
         request_fingerprint: Some(&fingerprint),
         created_at: now,
         updated_at: now,
+        reporter_id: draft.reporter_id,
+        device_hash: draft.device_hash.as_deref(),
     };
     let link_to = candidates
         .first()

@@ -199,3 +199,16 @@ pub async fn jurisdiction_id(conn: &mut AsyncPgConnection, slug: &str) -> QueryR
         .await
         .optional()
 }
+
+/// The slug of jurisdiction `id`.
+pub async fn jurisdiction_slug(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+) -> QueryResult<Option<String>> {
+    jurisdictions::table
+        .find(id)
+        .select(jurisdictions::slug)
+        .first(conn)
+        .await
+        .optional()
+}

@@ -123,6 +123,8 @@ pub struct CategorySeed<'a> {
     pub dedup_radius_m: i32,
     pub dedup_window_days: i32,
     pub allow_anonymous: bool,
+    /// Days a problem of this kind may wait, if promised.
+    pub sla_days: Option<i32>,
     /// Open311 attribute definitions.
     pub attributes: serde_json::Value,
 }
@@ -133,24 +135,24 @@ pub async fn upsert_category(
     jurisdiction: i64,
     seed: &CategorySeed<'_>,
 ) -> QueryResult<i64> {
-    diesel::sql_query(
+    let changed = diesel::sql_query(
         "INSERT INTO categories (jurisdiction_id, code, name, names, description, descriptions, \
-             group_name, dedup_group, default_priority, dedup_radius_m, dedup_window_days, allow_anonymous, attributes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             group_name, dedup_group, default_priority, dedup_radius_m, dedup_window_days, allow_anonymous, attributes, sla_days) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (jurisdiction_id, code) DO UPDATE SET name = excluded.name, names = excluded.names, \
              description = excluded.description, descriptions = excluded.descriptions, \
              group_name = excluded.group_name, dedup_group = excluded.dedup_group, \
              default_priority = excluded.default_priority, dedup_radius_m = excluded.dedup_radius_m, \
              dedup_window_days = excluded.dedup_window_days, allow_anonymous = excluded.allow_anonymous, \
-             attributes = excluded.attributes \
+             attributes = excluded.attributes, sla_days = excluded.sla_days \
          WHERE (categories.name, categories.names, categories.description, categories.descriptions, \
                 categories.group_name, categories.dedup_group, categories.default_priority, \
                 categories.dedup_radius_m, categories.dedup_window_days, categories.allow_anonymous, \
-                categories.attributes) \
+                categories.attributes, categories.sla_days) \
                IS DISTINCT FROM (excluded.name, excluded.names, excluded.description, excluded.descriptions, \
                 excluded.group_name, excluded.dedup_group, excluded.default_priority, \
                 excluded.dedup_radius_m, excluded.dedup_window_days, excluded.allow_anonymous, \
-                excluded.attributes)",
+                excluded.attributes, excluded.sla_days)",
     )
     .bind::<BigInt, _>(jurisdiction)
     .bind::<Text, _>(seed.code)
@@ -165,14 +167,28 @@ pub async fn upsert_category(
     .bind::<Integer, _>(seed.dedup_window_days)
     .bind::<diesel::sql_types::Bool, _>(seed.allow_anonymous)
     .bind::<Jsonb, _>(&seed.attributes)
+    .bind::<diesel::sql_types::Nullable<Integer>, _>(seed.sla_days)
     .execute(conn)
     .await?;
-    categories::table
+    let id = categories::table
         .filter(categories::jurisdiction_id.eq(jurisdiction))
         .filter(categories::code.eq(seed.code))
         .select(categories::id)
         .first(conn)
-        .await
+        .await?;
+    if changed == 0 {
+        return Ok(id);
+    }
+    // A changed service level moves the due dates of the category's open incidents.
+    diesel::sql_query(
+        "UPDATE incidents SET due_at = incident_due_at(category_id, created_at) \
+         WHERE category_id = $1 AND closed_at IS NULL \
+           AND due_at IS DISTINCT FROM incident_due_at(category_id, created_at)",
+    )
+    .bind::<BigInt, _>(id)
+    .execute(conn)
+    .await?;
+    Ok(id)
 }
 
 /// A service area to create or update.

@@ -156,6 +156,7 @@ pub async fn insert_linked_report(
             .returning(reports::id)
             .get_result::<i64>(conn)
             .await?;
+        crate::jobs::announce_incident(conn, incident, "reported_again").await?;
         record_event(
             conn,
             NewReportEvent {

@@ -1,11 +1,13 @@
 //! Everything Signalons says to PostgreSQL + PostGIS: the schema, embedded migrations and the
 //! queries. Functions return diesel's `QueryResult`; mapping failures to HTTP is the API's job.
 
+pub mod accounts;
 pub mod api_keys;
 pub mod catalog;
 pub mod functions;
 pub mod import;
 pub mod incidents;
+pub mod jobs;
 pub mod migrations;
 pub mod models;
 pub mod open311;
@@ -14,7 +16,7 @@ pub mod reports;
 pub mod schema;
 
 pub use diesel::result::{DatabaseErrorKind, Error as DbError, QueryResult};
-pub use diesel_async::AsyncPgConnection;
+pub use diesel_async::{AsyncConnection, AsyncPgConnection};
 pub use pool::{DbConn, DbPool, PoolError, build_pool, ping};
 
 /// The position type stored in `geography(Point, 4326)` columns.

@@ -129,6 +129,10 @@ pub struct NewReport<'a> {
     pub request_fingerprint: Option<&'a [u8]>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The signed-in resident who reported it.
+    pub reporter_id: Option<i64>,
+    /// The reporting device, hashed, so its owner can claim the report later.
+    pub device_hash: Option<&'a [u8]>,
 }
 
 /// A new entry in a report's history.

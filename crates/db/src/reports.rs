@@ -51,6 +51,7 @@ pub async fn insert_with_new_incident(
             .returning(reports::id)
             .get_result::<i64>(conn)
             .await?;
+        crate::jobs::announce_incident(conn, incident_id, "created").await?;
         record_event(
             conn,
             NewReportEvent {
@@ -197,4 +198,35 @@ pub async fn public_events(
         .order((report_events::created_at, report_events::id))
         .load(conn)
         .await
+}
+
+/// Who made a report and how long its city lets a reporter dispute a resolution.
+#[derive(Debug, Clone, Queryable)]
+pub struct ReporterContext {
+    pub incident_id: i64,
+    pub reporter_id: Option<i64>,
+    pub device_hash: Option<Vec<u8>>,
+    pub reopen_window_days: i32,
+}
+
+/// The reporter of report `id` and its city's reopen window.
+pub async fn reporter_context(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+) -> QueryResult<Option<ReporterContext>> {
+    reports::table
+        .find(id)
+        .inner_join(
+            crate::schema::jurisdictions::table
+                .on(crate::schema::jurisdictions::id.eq(reports::jurisdiction_id)),
+        )
+        .select((
+            reports::incident_id,
+            reports::reporter_id,
+            reports::device_hash,
+            crate::schema::jurisdictions::reopen_window_days,
+        ))
+        .first(conn)
+        .await
+        .optional()
 }

@@ -13,6 +13,7 @@ diesel::table! {
         time_zone -> Text,
         default_department_id -> Nullable<Int8>,
         created_at -> Timestamptz,
+        reopen_window_days -> Int4,
     }
 }
 
@@ -47,6 +48,7 @@ diesel::table! {
         allow_anonymous -> Bool,
         active -> Bool,
         created_at -> Timestamptz,
+        sla_days -> Nullable<Int4>,
     }
 }
 
@@ -100,6 +102,9 @@ diesel::table! {
         address -> Nullable<Text>,
         summary -> Text,
         last_reported_at -> Timestamptz,
+        version -> Int4,
+        assignee_id -> Nullable<Int8>,
+        due_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -139,6 +144,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         closed_at -> Nullable<Timestamptz>,
+        reporter_id -> Nullable<Int8>,
+        device_hash -> Nullable<Bytea>,
     }
 }
 
@@ -197,6 +204,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        email -> Text,
+        password_hash -> Text,
+        display_name -> Text,
+        role -> Text,
+        jurisdiction_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        disabled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    staff_departments (user_id, department_id) {
+        user_id -> Int8,
+        department_id -> Int8,
+        jurisdiction_id -> Int8,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Int8,
+        user_id -> Int8,
+        family -> Bytea,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        jurisdiction_id -> Nullable<Int8>,
+        actor_id -> Nullable<Int8>,
+        action -> Text,
+        target_id -> Nullable<Int8>,
+        detail -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(departments -> jurisdictions (jurisdiction_id));
 diesel::joinable!(categories -> jurisdictions (jurisdiction_id));
 diesel::joinable!(service_areas -> jurisdictions (jurisdiction_id));
@@ -205,6 +258,10 @@ diesel::joinable!(reports -> incidents (incident_id));
 diesel::joinable!(incident_supports -> incidents (incident_id));
 diesel::joinable!(reports -> categories (category_id));
 diesel::joinable!(report_events -> reports (report_id));
+diesel::joinable!(staff_departments -> users (user_id));
+diesel::joinable!(staff_departments -> departments (department_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(incidents -> categories (category_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     jurisdictions,
@@ -218,4 +275,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     report_events,
     public_reports,
     api_keys,
+    users,
+    staff_departments,
+    refresh_tokens,
+    audit_log,
 );

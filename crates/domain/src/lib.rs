@@ -1,6 +1,7 @@
 //! The pure rules of Signalons: values that cannot be invalid once constructed, and the public
 //! status machine. Nothing here does I/O, so every rule can be read and tested alone.
 
+pub mod access;
 pub mod areas;
 pub mod clustering;
 pub mod dedup;
@@ -12,6 +13,7 @@ pub mod status;
 pub mod text;
 mod violation;
 
+pub use access::{AccountEmail, Actor, DeviceId, Explanation, NewPassword, Role};
 pub use geo_types::{BoundingBox, GeoPoint, Latitude, Longitude, RadiusMetres};
 pub use listing::PageSize;
 pub use report::{CategoryCode, IdempotencyKey, ReportSource};

@@ -85,6 +85,30 @@ impl ReportStatus {
     }
 }
 
+/// Whether the reporter of a report in `status`, closed at `closed_at`, may reopen it at `now`:
+/// only a resolution can be disputed, and only within `window_days`.
+pub fn reporter_may_reopen(
+    status: ReportStatus,
+    closed_at: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+    window_days: i32,
+) -> Result<(), Violation> {
+    if status != ReportStatus::Resolved {
+        return Err(Violation::new(
+            "not_reopenable",
+            format!("only a resolved report can be reopened; this one is {status}"),
+        ));
+    }
+    let closed_at = closed_at.unwrap_or(now);
+    if now - closed_at > chrono::Duration::days(i64::from(window_days)) {
+        return Err(Violation::new(
+            "reopen_window_passed",
+            format!("a resolution can be disputed for {window_days} days; report it again instead"),
+        ));
+    }
+    Ok(())
+}
+
 impl fmt::Display for ReportStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -139,6 +163,27 @@ mod tests {
         assert!(Resolved.can_become(Reopened));
         assert!(!Duplicate.can_become(Reopened));
         assert!(!Submitted.can_become(Reopened));
+    }
+
+    #[test]
+    fn reporters_reopen_resolutions_within_the_window() {
+        let closed = chrono::DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let later = |days| closed + chrono::Duration::days(days);
+        assert!(reporter_may_reopen(Resolved, Some(closed), later(13), 14).is_ok());
+        assert_eq!(
+            reporter_may_reopen(Resolved, Some(closed), later(15), 14)
+                .unwrap_err()
+                .code,
+            "reopen_window_passed"
+        );
+        assert_eq!(
+            reporter_may_reopen(Rejected, Some(closed), later(1), 14)
+                .unwrap_err()
+                .code,
+            "not_reopenable"
+        );
     }
 
     #[test]

@@ -23,6 +23,11 @@ fn bounded(text: &str, max_chars: usize, name: &str) -> Result<String, Violation
     Ok(trimmed.to_owned())
 }
 
+/// How staff address an account holder: at most 100 characters, possibly empty.
+pub fn display_name(text: &str) -> Result<String, Violation> {
+    bounded(text, 100, "display_name")
+}
+
 /// What the resident says about the problem: at most [`Description::MAX_CHARS`] characters.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Description(String);

@@ -100,6 +100,9 @@ pub struct CategoryEntry {
     pub dedup_radius_m: i32,
     pub dedup_window_days: i32,
     pub allow_anonymous: bool,
+    /// Days a problem of this kind may wait (its service level), if promised.
+    #[serde(default)]
+    pub sla_days: Option<i32>,
     pub boston_types: Vec<String>,
     /// Open311 attribute definitions (extra questions), as GeoReport v2 spells them.
     #[serde(default)]
@@ -486,6 +489,7 @@ pub async fn load_catalog(
             dedup_radius_m: entry.dedup_radius_m,
             dedup_window_days: entry.dedup_window_days,
             allow_anonymous: entry.allow_anonymous,
+            sla_days: entry.sla_days,
             attributes: serde_json::Value::Array(entry.attributes.clone()),
         };
         let id = upsert_category(conn, jurisdiction, &seed).await?;

@@ -28,6 +28,19 @@ pub struct Config {
     pub log: String,
     /// `text` for people, `json` for log collectors (`SIGNALONS_LOG_FORMAT`).
     pub log_format: LogFormat,
+    /// The HS256 key signing access tokens, at least 32 bytes; the same on every replica
+    /// (`SIGNALONS_JWT_SECRET`). Required to serve; never logged.
+    pub jwt_secret: String,
+    /// Lifetime of an access token in minutes (`SIGNALONS_ACCESS_TOKEN_MINUTES`).
+    pub access_token_minutes: u64,
+    /// Lifetime of a refresh token in days (`SIGNALONS_REFRESH_TOKEN_DAYS`).
+    pub refresh_token_days: u64,
+    /// Sign-in attempts per minute, per IP and per account (`SIGNALONS_RATE_LIMIT_LOGIN_PER_MINUTE`).
+    pub rate_limit_login_per_minute: u32,
+    /// New reports per minute, per IP, account or API key (`SIGNALONS_RATE_LIMIT_REPORTS_PER_MINUTE`).
+    pub rate_limit_reports_per_minute: u32,
+    /// "Me too" supports per minute, per IP or account (`SIGNALONS_RATE_LIMIT_SUPPORTS_PER_MINUTE`).
+    pub rate_limit_supports_per_minute: u32,
 }
 
 /// How log lines are written.
@@ -49,6 +62,12 @@ impl Default for Config {
             demo_dir: PathBuf::from("data/boston-2015"),
             log: "info".to_owned(),
             log_format: LogFormat::Text,
+            jwt_secret: String::new(),
+            access_token_minutes: 15,
+            refresh_token_days: 30,
+            rate_limit_login_per_minute: 10,
+            rate_limit_reports_per_minute: 30,
+            rate_limit_supports_per_minute: 60,
         }
     }
 }
@@ -65,6 +84,26 @@ impl Config {
             .merge(Env::prefixed("SIGNALONS_").ignore(&["config"]))
             .extract()
             .map_err(Box::new)
+    }
+
+    /// Token settings, refused when the secret is missing or short.
+    pub fn auth(
+        &self,
+    ) -> Result<signalons_api::auth::AuthSettings, signalons_api::auth::WeakSecret> {
+        signalons_api::auth::AuthSettings::new(
+            self.jwt_secret.as_bytes(),
+            std::time::Duration::from_secs(self.access_token_minutes * 60),
+            std::time::Duration::from_secs(self.refresh_token_days * 86_400),
+        )
+    }
+
+    /// The rate limits of the API.
+    pub fn rate_limits(&self) -> signalons_api::rate_limit::RateLimits {
+        signalons_api::rate_limit::RateLimits {
+            login_per_minute: self.rate_limit_login_per_minute,
+            reports_per_minute: self.rate_limit_reports_per_minute,
+            supports_per_minute: self.rate_limit_supports_per_minute,
+        }
     }
 
     /// The database URL with any password replaced, fit for logs.
@@ -98,6 +137,21 @@ impl std::fmt::Debug for Config {
             .field("demo_dir", &self.demo_dir)
             .field("log", &self.log)
             .field("log_format", &self.log_format)
+            .field("jwt_secret", &"<secret>")
+            .field("access_token_minutes", &self.access_token_minutes)
+            .field("refresh_token_days", &self.refresh_token_days)
+            .field(
+                "rate_limit_login_per_minute",
+                &self.rate_limit_login_per_minute,
+            )
+            .field(
+                "rate_limit_reports_per_minute",
+                &self.rate_limit_reports_per_minute,
+            )
+            .field(
+                "rate_limit_supports_per_minute",
+                &self.rate_limit_supports_per_minute,
+            )
             .finish()
     }
 }
@@ -119,9 +173,11 @@ mod tests {
         );
         let config = Config {
             database_url: "postgres://a:b@c/d".into(),
+            jwt_secret: "a-very-secret-signing-key-of-32-bytes".into(),
             ..Config::default()
         };
         assert!(!format!("{config:?}").contains(":b@"));
+        assert!(!format!("{config:?}").contains("very-secret"));
     }
 
     #[test]

@@ -98,6 +98,8 @@ fn draft(case: &Case) -> anyhow::Result<ReportDraft> {
         Longitude::new(case.longitude)?,
     );
     Ok(ReportDraft {
+        reporter_id: None,
+        device_hash: None,
         category: CategoryCode::new(&case.category)?,
         position,
         accuracy_m: None,

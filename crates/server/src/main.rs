@@ -73,6 +73,11 @@ enum Command {
         #[arg(long)]
         csv: Option<PathBuf>,
     },
+    /// Manage staff accounts from the command line (the first admin of a city).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
     /// Manage the API keys of third-party apps (Open311 clients).
     ApiKey {
         #[command(subcommand)]
@@ -83,6 +88,27 @@ enum Command {
         /// Write it to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminAction {
+    /// Create a staff account (an admin by default). The password is read from the first line
+    /// of standard input, or from SIGNALONS_ADMIN_PASSWORD.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// The city the account works for.
+        #[arg(long, default_value = "boston")]
+        jurisdiction: String,
+        /// admin, dispatcher or crew.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Department codes (repeatable; crews and dispatchers need one).
+        #[arg(long = "department")]
+        departments: Vec<String>,
     },
 }
 
@@ -235,6 +261,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .context("writing the figures")
         }
         Command::ApiKey { action } => api_key(&config, action).await,
+        Command::Admin { action } => admin(&config, action).await,
         Command::Openapi { .. } => Ok(()),
     }
 }
@@ -264,7 +291,63 @@ async fn api_key(config: &Config, action: ApiKeyAction) -> anyhow::Result<()> {
     }
 }
 
+async fn admin(config: &Config, action: AdminAction) -> anyhow::Result<()> {
+    let AdminAction::Create {
+        email,
+        jurisdiction,
+        role,
+        name,
+        departments,
+    } = action;
+    let password = match std::env::var("SIGNALONS_ADMIN_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            line.trim_end_matches(['\n', '\r']).to_owned()
+        }
+    };
+    let role = role
+        .parse()
+        .map_err(|e: signalons_domain::Violation| anyhow::anyhow!(e.message))?;
+    let pool = signalons_db::build_pool(&config.database_url, 1)?;
+    let mut conn = pool.get().await.context("connecting to the database")?;
+    let jurisdiction_id = signalons_db::catalog::jurisdiction_id(&mut conn, &jurisdiction)
+        .await?
+        .with_context(|| format!("no jurisdiction `{jurisdiction}`"))?;
+    let request = signalons_api::admin::NewStaff {
+        email,
+        password,
+        role,
+        display_name: Some(name),
+        departments,
+    };
+    match signalons_api::admin::create_staff_account(&mut conn, jurisdiction_id, &request, None)
+        .await
+    {
+        Ok(id) => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(format!("{id}\n").as_bytes())
+                .context("writing the id")
+        }
+        Err(signalons_api::admin::StaffError::Invalid(errors)) => {
+            let reasons: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.detail))
+                .collect();
+            anyhow::bail!("refused: {}", reasons.join("; "))
+        }
+        Err(error) => Err(anyhow::anyhow!(error.to_string())),
+    }
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let auth = config
+        .auth()
+        .context("set SIGNALONS_JWT_SECRET (or jwt_secret in the configuration file)")?;
     let pool = signalons_db::build_pool(&config.database_url, config.database_pool_size)?;
     let listener = TcpListener::bind(config.bind)
         .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -277,7 +360,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let settings = HttpSettings {
         pwa_dir: Some(config.pwa_dir.clone()),
         workers: (config.http_workers > 0).then_some(config.http_workers),
+        listen_url: Some(config.database_url.clone()),
     };
-    signalons_api::serve(listener, AppState { pool }, settings)?.await?;
+    let state = AppState::new(pool, auth, config.rate_limits());
+    signalons_api::serve(listener, state, settings)?.await?;
     Ok(())
 }

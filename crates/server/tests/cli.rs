@@ -49,6 +49,7 @@ async fn migrate_then_serve_from_environment_configuration() {
             .arg("serve")
             .env("SIGNALONS_BIND", format!("127.0.0.1:{port}"))
             .env("SIGNALONS_HTTP_WORKERS", "1")
+            .env("SIGNALONS_JWT_SECRET", "a-32-byte-secret-for-the-cli-test!")
             .stdout(Stdio::null())
             .spawn()
             .unwrap(),
@@ -89,6 +90,85 @@ async fn a_bad_configuration_stops_with_a_clear_message() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("invalid configuration"), "{stderr}");
     assert!(stderr.to_lowercase().contains("bind"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serving_without_a_token_secret_is_refused() {
+    let db = TestDatabase::blank().await;
+    for secret in [None, Some("too short")] {
+        let mut command = signalons(&db);
+        command
+            .arg("serve")
+            .env("SIGNALONS_BIND", format!("127.0.0.1:{}", free_port()));
+        if let Some(secret) = secret {
+            command.env("SIGNALONS_JWT_SECRET", secret);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("SIGNALONS_JWT_SECRET"), "{stderr}");
+        assert!(
+            !stderr.contains("too short"),
+            "the secret is never printed: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn admin_create_makes_the_first_admin_who_can_sign_in() {
+    use signalons_test_support::{Contents, TestApp};
+    use std::io::Write;
+    let db = TestDatabase::new(Contents::BostonCatalog).await;
+    let create = |email: &str, password: &str| {
+        let mut child = signalons(&db)
+            .args([
+                "admin",
+                "create",
+                "--email",
+                email,
+                "--jurisdiction",
+                "boston",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let refused = create("chief@city.example.org", "short");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("password"));
+    let made = create("Chief@City.example.org", "a long admin password");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let id: i64 = String::from_utf8_lossy(&made.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&made.stderr).contains("a long admin password"));
+
+    let app = TestApp::spawn_on(db).await;
+    let token = app
+        .login("chief@city.example.org", "a long admin password")
+        .await;
+    let me: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["id"], id);
+    assert_eq!(me["role"], "admin");
+    assert_eq!(me["jurisdiction"], "boston");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::{
 
 use diesel::{QueryableByName, sql_types::BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use signalons_api::{AppState, HttpSettings};
+use signalons_api::{AppState, HttpSettings, auth::AuthSettings, rate_limit::RateLimits};
 use signalons_db::migrations::{self, Direction};
 use tokio::sync::OnceCell;
 
@@ -263,6 +263,28 @@ impl Drop for TestDatabase {
     }
 }
 
+/// The key tests sign tokens with.
+pub const TEST_JWT_SECRET: &[u8] = b"signalons-tests-sign-with-this-32-byte-key";
+
+/// Token settings of test servers: 15-minute access tokens.
+pub fn test_auth() -> AuthSettings {
+    AuthSettings::new(
+        TEST_JWT_SECRET,
+        std::time::Duration::from_secs(900),
+        std::time::Duration::from_secs(30 * 86_400),
+    )
+    .expect("valid test secret")
+}
+
+/// Limits no ordinary test reaches (tests of the limits set their own).
+pub fn generous_limits() -> RateLimits {
+    RateLimits {
+        login_per_minute: 10_000,
+        reports_per_minute: 10_000,
+        supports_per_minute: 10_000,
+    }
+}
+
 /// The real application on a free port of 127.0.0.1, over its own database.
 #[derive(Debug)]
 pub struct TestApp {
@@ -280,16 +302,12 @@ impl TestApp {
 
     /// A server over `db`.
     pub async fn spawn_on(db: TestDatabase) -> Self {
-        let pool = signalons_db::build_pool(&db.url, 8).expect("build pool");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-        let address = format!("http://{}", listener.local_addr().expect("local address"));
-        let settings = HttpSettings {
-            pwa_dir: None,
-            workers: Some(2),
-        };
-        let server = signalons_api::serve(listener, AppState { pool }, settings).expect("serve");
-        let handle = server.handle();
-        tokio::spawn(server);
+        Self::spawn_with(db, generous_limits()).await
+    }
+
+    /// A server over `db` with these rate limits.
+    pub async fn spawn_with(db: TestDatabase, limits: RateLimits) -> Self {
+        let (address, handle) = start_server(&db.url, limits);
         let client = reqwest::Client::builder().build().expect("http client");
         Self {
             address,
@@ -297,6 +315,57 @@ impl TestApp {
             client,
             handle,
         }
+    }
+
+    /// Another server over the same database, as a second replica behind a load balancer.
+    pub fn replica(&self) -> Replica {
+        let (address, handle) = start_server(&self.db.url, generous_limits());
+        Replica { address, handle }
+    }
+
+    /// Creates a staff account directly, as `signalons admin create` does.
+    pub async fn staff(&self, role: &str, departments: &[&str]) -> Staff {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let email = format!("{role}{n}@city.example.org");
+        let password = format!("{role}-password-{n}");
+        let mut conn = self.db.connect().await;
+        let boston = signalons_db::catalog::jurisdiction_id(&mut conn, "boston")
+            .await
+            .expect("query")
+            .expect("the Boston jurisdiction");
+        let request = signalons_api::admin::NewStaff {
+            email: email.clone(),
+            password: password.clone(),
+            role: role.parse().expect("a role"),
+            display_name: Some(format!("{role} {n}")),
+            departments: departments.iter().map(|d| (*d).to_owned()).collect(),
+        };
+        let id = signalons_api::admin::create_staff_account(&mut conn, boston, &request, None)
+            .await
+            .expect("create staff");
+        let token = self.login(&email, &password).await;
+        Staff {
+            id,
+            email,
+            password,
+            token,
+        }
+    }
+
+    /// Signs in and returns the access token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let response = self
+            .post_json(
+                "/api/v1/auth/login",
+                &serde_json::json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "login {email}");
+        let session: serde_json::Value = response.json().await.expect("session");
+        session["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -321,6 +390,50 @@ impl TestApp {
             .await
             .expect("POST")
     }
+}
+
+/// A signed-in staff member of Boston.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub id: i64,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+}
+
+/// A second server over a test app's database.
+#[derive(Debug)]
+pub struct Replica {
+    pub address: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Replica {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+fn start_server(url: &str, limits: RateLimits) -> (String, actix_web::dev::ServerHandle) {
+    let pool = signalons_db::build_pool(url, 8).expect("build pool");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let address = format!("http://{}", listener.local_addr().expect("local address"));
+    let settings = HttpSettings {
+        pwa_dir: None,
+        workers: Some(2),
+        listen_url: Some(url.to_owned()),
+    };
+    let state = AppState::new(pool, test_auth(), limits);
+    let server = signalons_api::serve(listener, state, settings).expect("serve");
+    let handle = server.handle();
+    tokio::spawn(server);
+    (address, handle)
 }
 
 impl Drop for TestApp {

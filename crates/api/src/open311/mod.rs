@@ -854,6 +854,8 @@ async fn create_request(
     let category_code = CategoryCode::new(&category.category.code)
         .map_err(|e| Open311Error::internal(format, &e.message))?;
     let draft = ReportDraft {
+        reporter_id: None,
+        device_hash: None,
         category: category_code,
         position,
         accuracy_m: None,
@@ -879,6 +881,12 @@ async fn create_request(
             SubmitError::KeyReused => Open311Error::bad_request(
                 format,
                 vec!["this request was already made differently".to_owned()],
+            ),
+            SubmitError::AccountRequired(code) => Open311Error::bad_request(
+                format,
+                vec![format!(
+                    "service_code `{code}` is only taken from signed-in residents"
+                )],
             ),
             SubmitError::Database(error) => Open311Error::internal(format, &error),
         })?;

@@ -1,0 +1,14 @@
+DROP TRIGGER incidents_due_at ON incidents;
+DROP FUNCTION incidents_set_due_at();
+DROP FUNCTION incident_due_at(bigint, timestamptz);
+DROP INDEX incidents_queue_idx;
+ALTER TABLE incidents DROP COLUMN due_at, DROP COLUMN assignee_id, DROP COLUMN version;
+DROP INDEX reports_device_idx;
+DROP INDEX reports_reporter_idx;
+ALTER TABLE reports DROP COLUMN device_hash, DROP COLUMN reporter_id;
+ALTER TABLE jurisdictions DROP COLUMN reopen_window_days;
+ALTER TABLE categories DROP COLUMN sla_days;
+DROP TABLE audit_log;
+DROP TABLE refresh_tokens;
+DROP TABLE staff_departments;
+DROP TABLE users;

@@ -1,0 +1,1003 @@
+//! Accounts, the crew queue and its live stream, status changes explained in public, and
+//! authorization tried the way an attacker would.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use diesel_async::RunQueryDsl;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use signalons_test_support::{Contents, Staff, TestApp, TestDatabase, generous_limits};
+
+const DORCHESTER: (f64, f64) = (42.3016, -71.0676);
+const BACK_BAY: (f64, f64) = (42.3503, -71.0810);
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+    let mut request = app.client.request(method, app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, value, headers)
+}
+
+async fn get(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
+    let (status, body, _) = call(app, Method::GET, path, Some(token), &[], None).await;
+    (status, body)
+}
+
+/// Posts a job action conditional on `version`.
+async fn act(
+    app: &TestApp,
+    staff: &Staff,
+    job: i64,
+    action: &str,
+    version: i64,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let etag = format!("\"{version}\"");
+    let (status, body, _) = call(
+        app,
+        Method::POST,
+        &format!("/api/v1/jobs/{job}/{action}"),
+        Some(&staff.token),
+        &[("If-Match", &etag)],
+        body,
+    )
+    .await;
+    (status, body)
+}
+
+async fn department_of(app: &TestApp, (lat, long): (f64, f64), category: &str) -> String {
+    let (status, preview) = app
+        .get_json(&format!(
+            "/api/v1/routing?lat={lat}&long={long}&category={category}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    preview["department"]["code"].as_str().unwrap().to_owned()
+}
+
+async fn report(app: &TestApp, (lat, long): (f64, f64), category: &str, extra: Value) -> Value {
+    let mut body = json!({"category": category, "latitude": lat, "longitude": long,
+                          "description": "Needs fixing", "contact_email": "resident@example.org"});
+    for (key, value) in extra.as_object().unwrap() {
+        body[key] = value.clone();
+    }
+    let response = app.post_json("/api/v1/reports", &body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_dispatcher_and_a_crew_made_by_an_admin_work_the_queue_in_public() {
+    let app = TestApp::spawn().await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let admin = app.staff("admin", &[]).await;
+
+    // The admin makes a dispatcher and two crew members through the API.
+    let mut made = Vec::new();
+    for (role, email) in [
+        ("dispatcher", "dispatch@city.example.org"),
+        ("crew", "crew.a@city.example.org"),
+        ("crew", "crew.b@city.example.org"),
+    ] {
+        let (status, body, _) = call(
+            &app,
+            Method::POST,
+            "/api/v1/admin/staff",
+            Some(&admin.token),
+            &[],
+            Some(
+                json!({"email": email, "password": "a long enough password", "role": role,
+                        "departments": [department]}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["departments"], json!([department]));
+        let token = app.login(email, "a long enough password").await;
+        made.push(Staff {
+            id: body["id"].as_i64().unwrap(),
+            email: email.into(),
+            password: "a long enough password".into(),
+            token,
+        });
+    }
+    let [dispatcher, crew_a, crew_b] = [made[0].clone(), made[1].clone(), made[2].clone()];
+
+    let created = report(&app, DORCHESTER, "pothole", json!({})).await;
+    let job = created["incident_id"].as_i64().unwrap();
+
+    let (status, queue) = get(&app, "/api/v1/queue?assignee=none", &crew_a.token).await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    let item = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["id"] == job)
+        .expect("the new pothole is in the crew's queue");
+    assert_eq!(item["department"], json!(department));
+    assert!(item["due_at"].is_string(), "potholes have a service level");
+    let version = item["version"].as_i64().unwrap();
+
+    // A change needs the version the crew read.
+    let (status, body, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/jobs/{job}/take"),
+        Some(&crew_a.token),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_REQUIRED, "{body}");
+    assert_eq!(body["code"], "if_match_required");
+
+    // Two crews read version v; the first take wins, the second gets 409 with the job as it is.
+    let (status, taken) = act(&app, &crew_a, job, "take", version, None).await;
+    assert_eq!(status, StatusCode::OK, "{taken}");
+    assert_eq!(taken["assignee_id"], crew_a.id);
+    let (status, conflict) = act(&app, &crew_b, job, "take", version, None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(conflict["code"], "version_conflict");
+    assert_eq!(conflict["current"]["assignee_id"], crew_a.id);
+    let now = conflict["current"]["version"].as_i64().unwrap();
+    let (status, conflict) = act(&app, &crew_b, job, "take", now, None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(conflict["code"], "already_taken");
+
+    // Crew b may not work crew a's job; the dispatcher may reassign it.
+    let (status, refused) = act(
+        &app,
+        &crew_b,
+        job,
+        "status",
+        now,
+        Some(json!({"status": "in_progress", "explanation": "On it"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(refused["code"], "assigned_to_another");
+    let (status, refused) = act(
+        &app,
+        &crew_a,
+        job,
+        "assign",
+        now,
+        Some(json!({"assignee_id": crew_b.id})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(refused["code"], "dispatcher_only");
+    let (status, reassigned) = act(
+        &app,
+        &dispatcher,
+        job,
+        "assign",
+        now,
+        Some(json!({"assignee_id": crew_b.id})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reassigned}");
+    let now = reassigned["version"].as_i64().unwrap();
+    let (status, refused) = act(
+        &app,
+        &dispatcher,
+        job,
+        "assign",
+        now,
+        Some(json!({"assignee_id": admin.id + 1000})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["code"], "invalid_assignee");
+
+    // Every public status change needs an explanation; the status machine is enforced.
+    let (status, refused) = act(
+        &app,
+        &crew_b,
+        job,
+        "status",
+        now,
+        Some(json!({"status": "in_progress", "explanation": " "})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["errors"][0]["code"], "explanation_required");
+    let (status, refused) = act(
+        &app,
+        &crew_b,
+        job,
+        "status",
+        now,
+        Some(json!({"status": "reopened", "explanation": "Why not"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["code"], "invalid_transition");
+    let (status, moved) = act(
+        &app,
+        &crew_b,
+        job,
+        "status",
+        now,
+        Some(
+            json!({"status": "in_progress", "explanation": "A crew is on the way with asphalt.",
+                    "internal_note": "Truck 12, ask for Joe at the depot"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    let (status, resolved) = act(
+        &app,
+        &crew_b,
+        job,
+        "status",
+        moved["version"].as_i64().unwrap(),
+        Some(json!({"status": "resolved", "explanation": "Filled with hot asphalt on Tuesday."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    assert!(resolved["closed_at"].is_string());
+
+    // Residents see the history with the explanations, never the internal note.
+    let (_, public) = app
+        .get_json(&format!("/api/v1/reports/{}", created["id"]))
+        .await;
+    assert_eq!(public["status"], "resolved");
+    let (_, events) = app
+        .get_json(&format!("/api/v1/reports/{}/events", created["id"]))
+        .await;
+    let text = events.to_string();
+    assert!(
+        text.contains("A crew is on the way with asphalt."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Filled with hot asphalt on Tuesday."),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Truck 12"),
+        "internal notes stay internal: {text}"
+    );
+
+    // Staff see every action in the audit log, internal notes included.
+    let (status, audit) = get(
+        &app,
+        &format!("/api/v1/jobs/{job}/audit"),
+        &dispatcher.token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["job.status", "job.status", "job.assign", "job.take"]
+    );
+    assert!(audit.to_string().contains("Truck 12"));
+
+    // A closed job leaves the queue.
+    let (_, queue) = get(&app, "/api/v1/queue", &crew_b.token).await;
+    assert!(
+        queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|item| item["id"] != job)
+    );
+}
+
+#[tokio::test]
+async fn crews_cannot_act_beyond_their_departments_and_residents_not_at_all() {
+    let app = TestApp::spawn().await;
+    let dorchester_department = department_of(&app, DORCHESTER, "pothole").await;
+    let graffiti_department = department_of(&app, BACK_BAY, "graffiti").await;
+    assert_ne!(dorchester_department, graffiti_department);
+    let crew = app.staff("crew", &[&graffiti_department]).await;
+    let job = report(&app, DORCHESTER, "pothole", json!({})).await["incident_id"]
+        .as_i64()
+        .unwrap();
+
+    let (status, body) = get(&app, &format!("/api/v1/jobs/{job}"), &crew.token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "out_of_scope");
+    let (status, body) = act(&app, &crew, job, "take", 1, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (_, queue) = get(&app, "/api/v1/queue", &crew.token).await;
+    assert!(
+        queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|item| item["id"] != job)
+    );
+
+    // A resident with a valid token is still not staff.
+    let (status, session, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/register",
+        None,
+        &[],
+        Some(json!({"email": "Ada@Example.org", "password": "correct horse battery"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    assert_eq!(session["user"]["role"], "resident");
+    assert_eq!(session["user"]["email"], "ada@example.org");
+    let resident = Staff {
+        id: session["user"]["id"].as_i64().unwrap(),
+        email: "ada@example.org".into(),
+        password: String::new(),
+        token: session["access_token"].as_str().unwrap().into(),
+    };
+    let (status, body) = act(
+        &app,
+        &resident,
+        job,
+        "status",
+        1,
+        Some(json!({"status": "resolved", "explanation": "Fixed, trust me"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "staff_only");
+    let (status, _) = get(&app, "/api/v1/queue", &resident.token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, public) = app.get_json(&format!("/api/v1/incidents/{job}")).await;
+    assert_eq!(public["status"], "submitted", "nothing changed");
+}
+
+#[tokio::test]
+async fn forged_expired_and_wrong_algorithm_tokens_are_refused() {
+    use base64::Engine;
+    let app = TestApp::spawn().await;
+    let crew = app.staff("crew", &["PWD"]).await;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let [header, claims, _] =
+        <[&str; 3]>::try_from(crew.token.split('.').collect::<Vec<_>>()).unwrap();
+    let claims: Value = serde_json::from_slice(&b64.decode(claims).unwrap()).unwrap();
+
+    // Claims changed to another user: the signature no longer matches.
+    let mut elevated = claims.clone();
+    elevated["sub"] = json!("1");
+    let tampered = format!(
+        "{header}.{}.{}",
+        b64.encode(elevated.to_string()),
+        crew.token.rsplit('.').next().unwrap()
+    );
+    // Unsigned, and signed with another algorithm.
+    let unsigned = format!(
+        "{}.{}.",
+        b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        b64.encode(claims.to_string())
+    );
+    let hs512 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(signalons_test_support::TEST_JWT_SECRET),
+    )
+    .unwrap();
+    let other_secret = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"another-secret-that-is-32-bytes-long!!"),
+    )
+    .unwrap();
+    let mut old = claims.clone();
+    old["exp"] = json!(claims["iat"].as_i64().unwrap() - 60);
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &old,
+        &jsonwebtoken::EncodingKey::from_secret(signalons_test_support::TEST_JWT_SECRET),
+    )
+    .unwrap();
+
+    for (token, code) in [
+        (tampered.as_str(), "invalid_token"),
+        (unsigned.as_str(), "invalid_token"),
+        (hs512.as_str(), "invalid_token"),
+        (other_secret.as_str(), "invalid_token"),
+        (expired.as_str(), "token_expired"),
+        ("not-a-jwt", "invalid_token"),
+    ] {
+        let (status, body, headers) =
+            call(&app, Method::GET, "/api/v1/queue", Some(token), &[], None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token}: {body}");
+        assert_eq!(body["code"], code, "{token}");
+        assert!(
+            headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+    }
+    let (status, body, _) = call(&app, Method::GET, "/api/v1/queue", None, &[], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "unauthenticated");
+    // A bad token on an endpoint that works anonymously is refused, not ignored.
+    let (status, _, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/reports",
+        Some(&unsigned),
+        &[],
+        Some(json!({"category": "pothole", "latitude": DORCHESTER.0, "longitude": DORCHESTER.1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.db.count("reports").await, 0);
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_session() {
+    let app = TestApp::spawn().await;
+    let crew = app.staff("crew", &["PWD"]).await;
+    let (status, first, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        &[],
+        Some(json!({"email": crew.email, "password": crew.password})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let original = first["refresh_token"].clone();
+
+    let (status, second, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        &[],
+        Some(json!({"refresh_token": original})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_ne!(second["refresh_token"], original);
+    let (status, _) = get(&app, "/api/v1/me", second["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The first token, stolen and replayed: refused, and the legitimate successor dies too.
+    let (status, body, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        &[],
+        Some(json!({"refresh_token": original})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "refresh_token_reused");
+    let (status, body, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        &[],
+        Some(json!({"refresh_token": second["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "invalid_refresh_token");
+
+    // Logging out revokes a session; wrong passwords say nothing about the account.
+    let (_, third, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        &[],
+        Some(json!({"email": crew.email, "password": crew.password})),
+    )
+    .await;
+    let (status, _, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/logout",
+        None,
+        &[],
+        Some(json!({"refresh_token": third["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        &[],
+        Some(json!({"refresh_token": third["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for (email, password) in [
+        (crew.email.as_str(), "wrong password!!"),
+        ("nobody@example.org", "whatever it is"),
+    ] {
+        let (status, body, _) = call(
+            &app,
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            &[],
+            Some(json!({"email": email, "password": password})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["code"], "invalid_credentials");
+    }
+    let mut conn = app.db.connect().await;
+    let hashes: Vec<String> = diesel::sql_query("SELECT password_hash AS text FROM users")
+        .load::<TextRow>(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.text)
+        .collect();
+    assert!(hashes.iter().all(|h| h.starts_with("$argon2id$")));
+}
+
+#[derive(diesel::QueryableByName)]
+struct TextRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    text: String,
+}
+
+#[tokio::test]
+async fn admin_endpoints_refuse_escalation_and_disabled_accounts_lose_access() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", &[]).await;
+    let dispatcher = app.staff("dispatcher", &["PWD"]).await;
+    let crew = app.staff("crew", &["PWD"]).await;
+
+    let new_admin =
+        json!({"email": "evil@example.org", "password": "a long enough password", "role": "admin"});
+    for who in [&dispatcher, &crew] {
+        let (status, body, _) = call(
+            &app,
+            Method::POST,
+            "/api/v1/admin/staff",
+            Some(&who.token),
+            &[],
+            Some(new_admin.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["code"], "admin_only");
+        let (status, _, _) = call(
+            &app,
+            Method::PATCH,
+            &format!("/api/v1/admin/staff/{}", who.id),
+            Some(&who.token),
+            &[],
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    // An admin cannot lock themselves out, nor make a resident or an unknown department.
+    let (status, body, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/admin/staff/{}", admin.id),
+        Some(&admin.token),
+        &[],
+        Some(json!({"role": "crew"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["code"], "cannot_demote_self");
+    let (status, body, _) = call(&app, Method::POST, "/api/v1/admin/staff", Some(&admin.token), &[],
+        Some(json!({"email": "x@example.org", "password": "a long enough password", "role": "crew", "departments": ["NOPE"]}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["code"], "unknown_department");
+    let (status, _, _) = call(&app, Method::POST, "/api/v1/admin/staff", Some(&admin.token), &[],
+        Some(json!({"email": crew.email, "password": "a long enough password", "role": "crew", "departments": ["PWD"]}))).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(app.db.count("users").await, 3);
+
+    // Disabling takes effect at once, even for an access token still within its lifetime.
+    let (status, body, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/admin/staff/{}", crew.id),
+        Some(&admin.token),
+        &[],
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = get(&app, "/api/v1/queue", &crew.token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "account_disabled");
+    // Demoting a dispatcher to crew removes the dispatcher's rights at once.
+    let (status, _, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/admin/staff/{}", dispatcher.id),
+        Some(&admin.token),
+        &[],
+        Some(json!({"role": "crew"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, me) = get(&app, "/api/v1/me", &dispatcher.token).await;
+    assert_eq!(me["role"], "crew");
+}
+
+#[tokio::test]
+async fn personal_data_never_reaches_public_responses() {
+    let app = TestApp::spawn().await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let crew = app.staff("crew", &[&department]).await;
+    let (_, session, _) = call(&app, Method::POST, "/api/v1/auth/register", None, &[],
+        Some(json!({"email": "grace@example.org", "password": "correct horse battery", "display_name": "Grace H"}))).await;
+    let resident = session["access_token"].as_str().unwrap().to_owned();
+    let (status, created, _) = call(&app, Method::POST, "/api/v1/reports", Some(&resident), &[],
+        Some(json!({"category": "pothole", "latitude": DORCHESTER.0, "longitude": DORCHESTER.1,
+                    "contact_email": "private.contact@example.org", "device_id": "device-of-grace-123"}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let incident = created["incident_id"].clone();
+    let (_, job) = get(&app, &format!("/api/v1/jobs/{incident}"), &crew.token).await;
+    let (status, _) = act(
+        &app,
+        &crew,
+        incident.as_i64().unwrap(),
+        "take",
+        job["version"].as_i64().unwrap(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let mut everything = created.to_string();
+    for path in [
+        format!("/api/v1/reports/{}", created["id"]),
+        format!("/api/v1/reports/{}/events", created["id"]),
+        "/api/v1/reports?limit=200".to_owned(),
+        format!("/api/v1/incidents/{incident}"),
+        format!(
+            "/api/v1/reports/duplicates?lat={}&long={}&category=pothole",
+            DORCHESTER.0, DORCHESTER.1
+        ),
+        "/open311/v2/requests.json?extensions=true".to_owned(),
+        format!("/open311/v2/requests/{}.xml", created["id"]),
+    ] {
+        let response = app.get(&path).await;
+        assert!(response.status().is_success(), "{path}");
+        everything.push_str(&response.text().await.unwrap());
+    }
+    for secret in [
+        "grace@example.org",
+        "Grace H",
+        "private.contact@example.org",
+        "device-of-grace",
+        &crew.email,
+    ] {
+        assert!(!everything.contains(secret), "{secret} leaked");
+    }
+}
+
+#[tokio::test]
+async fn the_live_stream_shows_a_change_made_through_another_replica() {
+    let app = TestApp::spawn().await;
+    let other = app.replica();
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let crew_here = app.staff("crew", &[&department]).await;
+
+    let mut stream = app
+        .client
+        .get(other.url("/api/v1/queue/stream"))
+        .bearer_auth(&crew_here.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let mut seen = String::new();
+    let mut read_until = async |needle: &str, seen: &mut String| {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !seen.contains(needle) {
+                let chunk = stream
+                    .chunk()
+                    .await
+                    .unwrap()
+                    .expect("the stream stays open");
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {needle:?} in {seen:?}"));
+    };
+    read_until("event: ready", &mut seen).await;
+
+    // A report and a take through the first replica reach the second replica's stream.
+    let job = report(&app, DORCHESTER, "pothole", json!({})).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    read_until("\"change\":\"created\"", &mut seen).await;
+    assert!(seen.contains(&format!("\"incident_id\":{job}")), "{seen}");
+    let (status, _) = act(&app, &crew_here, job, "take", 1, None).await;
+    assert_eq!(status, StatusCode::OK);
+    read_until("\"change\":\"assigned\"", &mut seen).await;
+    // Another department's work is not streamed to this crew.
+    report(&app, BACK_BAY, "graffiti", json!({})).await;
+    let graffiti_department = department_of(&app, BACK_BAY, "graffiti").await;
+    assert_ne!(graffiti_department, department);
+    let (status, _) = act(&app, &crew_here, job, "release", 2, None).await;
+    assert_eq!(status, StatusCode::OK);
+    read_until("\"version\":3", &mut seen).await;
+    assert_eq!(seen.matches("event: queue").count(), 3, "{seen}");
+}
+
+#[tokio::test]
+async fn the_reporter_reopens_a_resolution_within_the_window() {
+    let app = TestApp::spawn().await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let crew = app.staff("crew", &[&department]).await;
+    let created = report(
+        &app,
+        DORCHESTER,
+        "pothole",
+        json!({"device_id": "phone-of-the-reporter"}),
+    )
+    .await;
+    let job = created["incident_id"].as_i64().unwrap();
+    let reopen = |device: &'static str| json!({"explanation": "Still a hole, the patch came off", "device_id": device});
+    let path = format!("/api/v1/reports/{}/reopen", created["id"]);
+    let (status, body, _) = call(
+        &app,
+        Method::POST,
+        &path,
+        None,
+        &[],
+        Some(reopen("phone-of-the-reporter")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "not_reopenable");
+
+    let (status, _) = act(
+        &app,
+        &crew,
+        job,
+        "status",
+        1,
+        Some(json!({"status": "resolved", "explanation": "Patched."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) = call(
+        &app,
+        Method::POST,
+        &path,
+        None,
+        &[],
+        Some(reopen("somebody-elses-phone")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "not_the_reporter");
+    let (status, body, _) = call(
+        &app,
+        Method::POST,
+        &path,
+        None,
+        &[],
+        Some(reopen("phone-of-the-reporter")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "reopened");
+    let (_, queue) = get(&app, "/api/v1/queue", &crew.token).await;
+    assert!(
+        queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|item| item["id"] == job),
+        "back in the queue"
+    );
+
+    // Past the window the reporter is told to report it again.
+    let (status, _) = act(
+        &app,
+        &crew,
+        job,
+        "status",
+        3,
+        Some(json!({"status": "resolved", "explanation": "Patched again."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut conn = app.db.connect().await;
+    diesel::sql_query("UPDATE incidents SET closed_at = now() - interval '15 days'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (status, body, _) = call(
+        &app,
+        Method::POST,
+        &path,
+        None,
+        &[],
+        Some(reopen("phone-of-the-reporter")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "reopen_window_passed");
+}
+
+#[tokio::test]
+async fn a_resident_who_signs_up_claims_the_reports_of_their_device() {
+    let app = TestApp::spawn().await;
+    report(
+        &app,
+        DORCHESTER,
+        "pothole",
+        json!({"device_id": "first-phone-0001"}),
+    )
+    .await;
+    report(
+        &app,
+        BACK_BAY,
+        "graffiti",
+        json!({"device_id": "second-phone-0002"}),
+    )
+    .await;
+    report(
+        &app,
+        BACK_BAY,
+        "street_light_out",
+        json!({"device_id": "not-mine-00003"}),
+    )
+    .await;
+    let (status, session, _) = call(&app, Method::POST, "/api/v1/auth/register", None, &[],
+        Some(json!({"email": "new@example.org", "password": "correct horse battery", "device_id": "first-phone-0001"}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let token = session["access_token"].as_str().unwrap();
+    let (status, claimed, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/claims",
+        Some(token),
+        &[],
+        Some(json!({"device_id": "second-phone-0002"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(claimed["claimed"], 1);
+    let mut conn = app.db.connect().await;
+    let owned: Vec<TextRow> = diesel::sql_query(
+        "SELECT count(*)::text AS text FROM reports WHERE reporter_id IS NOT NULL",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(owned[0].text, "2");
+    let (status, body, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/register",
+        None,
+        &[],
+        Some(json!({"email": "NEW@example.org", "password": "correct horse battery"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["code"], "email_taken");
+}
+
+#[tokio::test]
+async fn floods_get_429_with_retry_after_and_write_nothing() {
+    let limits = signalons_api::rate_limit::RateLimits {
+        login_per_minute: 3,
+        reports_per_minute: 2,
+        ..generous_limits()
+    };
+    let app = TestApp::spawn_with(TestDatabase::new(Contents::BostonCatalog).await, limits).await;
+    for attempt in 0..4 {
+        let (status, body, headers) = call(
+            &app,
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            &[],
+            Some(json!({"email": "target@example.org", "password": "guess number one"})),
+        )
+        .await;
+        if attempt < 3 {
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        } else {
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(body["code"], "rate_limited");
+            let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=60).contains(&wait), "{wait}");
+        }
+    }
+    for attempt in 0..3 {
+        let body =
+            json!({"category": "pothole", "latitude": DORCHESTER.0, "longitude": DORCHESTER.1});
+        let response = app.post_json("/api/v1/reports", &body).await;
+        let expected = if attempt < 2 {
+            StatusCode::CREATED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(response.status(), expected);
+    }
+    assert_eq!(app.db.count("reports").await, 2);
+}
+
+#[tokio::test]
+async fn overdue_jobs_come_first_and_due_dates_follow_the_local_calendar() {
+    let app = TestApp::spawn().await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let crew = app.staff("crew", &[&department]).await;
+    let first = report(&app, DORCHESTER, "pothole", json!({})).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let second = report(&app, (42.2900, -71.0710), "pothole", json!({})).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let mut conn = app.db.connect().await;
+    diesel::sql_query(format!(
+        "UPDATE incidents SET due_at = now() - interval '1 hour' WHERE id = {second}"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (_, queue) = get(&app, "/api/v1/queue", &crew.token).await;
+    let ids: Vec<i64> = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    let position = |id| ids.iter().position(|&x| x == id).unwrap();
+    assert!(position(second) < position(first), "{ids:?}");
+    assert_eq!(queue["items"][position(second)]["overdue"], true);
+
+    // Two days for a pothole opened Saturday 7 March 2026 at 10:00 in Boston: due at the end of
+    // Monday the 9th, local time — after the switch to daylight time on Sunday the 8th.
+    let due: Vec<TextRow> = diesel::sql_query(
+        "SELECT to_char(incident_due_at(id, '2026-03-07T15:00:00Z') AT TIME ZONE 'UTC', \
+                'YYYY-MM-DD\"T\"HH24:MI') AS text \
+         FROM categories WHERE code = 'pothole'",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(due[0].text, "2026-03-10T04:00");
+}
