@@ -153,6 +153,11 @@ impl ApiError {
         self.code
     }
 
+    /// Seconds to wait before retrying, on a `429`.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after_secs
+    }
+
     pub fn problem(&self) -> Problem {
         Problem {
             problem_type: format!("urn:signalons:problem:{}", self.code),

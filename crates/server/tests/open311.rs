@@ -903,3 +903,30 @@ async fn api_keys_are_made_and_revoked_from_the_command_line() {
         .unwrap();
     assert!(!again.status.success());
 }
+
+#[tokio::test]
+async fn each_key_has_a_rate_limit_answered_429_with_retry_after() {
+    use signalons_test_support::{Contents, TestDatabase, generous_limits};
+    let limits = signalons_api::rate_limit::RateLimits {
+        reports_per_minute: 2,
+        ..generous_limits()
+    };
+    let app = TestApp::spawn_with(TestDatabase::new(Contents::BostonCatalog).await, limits).await;
+    let key = new_key(&app).await;
+    for _ in 0..2 {
+        create(&app, &key, POTHOLE).await;
+    }
+    let mut request = POTHOLE.to_vec();
+    request.push(("api_key", key.as_str()));
+    let response = post(&app, "requests.json", &request).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait));
+    let body: Value = response.json().await.unwrap();
+    assert!(only_error(&body, 429).contains("too many requests"));
+    assert_eq!(app.db.count("reports").await, 2);
+}

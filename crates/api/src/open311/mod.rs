@@ -30,6 +30,8 @@ use signalons_domain::{
 
 use crate::{
     AppState, api_keys,
+    error::ApiError,
+    rate_limit::Limited,
     submission::{self, ReportDraft, SubmitError},
 };
 
@@ -71,6 +73,7 @@ pub struct Open311Error {
     status: StatusCode,
     format: Format,
     descriptions: Vec<String>,
+    retry_after_secs: Option<u64>,
 }
 
 impl std::fmt::Display for Open311Error {
@@ -85,6 +88,7 @@ impl Open311Error {
             status,
             format,
             descriptions: vec![description.into()],
+            retry_after_secs: None,
         }
     }
 
@@ -93,6 +97,18 @@ impl Open311Error {
             status: StatusCode::BAD_REQUEST,
             format,
             descriptions,
+            retry_after_secs: None,
+        }
+    }
+
+    /// The spec's error array for a refusal of the API's own rate limiter.
+    fn from_api(format: Format, error: &ApiError) -> Self {
+        let problem = error.problem();
+        Self {
+            status: StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            format,
+            descriptions: vec![problem.detail],
+            retry_after_secs: error.retry_after_secs(),
         }
     }
 
@@ -125,7 +141,15 @@ impl ResponseError for Open311Error {
             .iter()
             .map(|description| json!({"code": self.status.as_u16(), "description": description}))
             .collect();
-        render(self.status, self.format, "errors", &Value::Array(errors))
+        let mut response = render(self.status, self.format, "errors", &Value::Array(errors));
+        if let Some(seconds) = self.retry_after_secs
+            && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&seconds.to_string())
+        {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 
@@ -718,6 +742,17 @@ async fn create_request(
             "invalid api_key: unknown, revoked, or without the open311:write scope",
         ));
     }
+    // Each key has its own budget, so one busy integrator cannot starve another.
+    state
+        .limiter
+        .check(
+            Limited::Report,
+            &[
+                format!("ip:{}", crate::client_ip(req)),
+                format!("key:{}", crate::auth::hex(&crate::auth::sha256(key.trim()))),
+            ],
+        )
+        .map_err(|error| Open311Error::from_api(format, &error))?;
 
     let mut errors = Vec::new();
     let code = params.get("service_code").map(str::trim);
