@@ -201,7 +201,8 @@ pub async fn create_staff_account(
     Ok(id)
 }
 
-fn require_admin(actor: &Actor) -> Result<i64, ApiError> {
+/// The admin's jurisdiction; `403 admin_only` for anyone else.
+pub(crate) fn require_admin(actor: &Actor) -> Result<i64, ApiError> {
     match actor.jurisdiction_id {
         Some(jurisdiction) if actor.role == Role::Admin => Ok(jurisdiction),
         _ => Err(ApiError::forbidden(

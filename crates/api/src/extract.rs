@@ -3,7 +3,6 @@
 use actix_web::{
     FromRequest, HttpRequest,
     dev::Payload,
-    error::PayloadError,
     http::{StatusCode, header},
     web,
 };
@@ -15,10 +14,34 @@ use crate::error::{ApiError, FieldError};
 /// The most a JSON request body may weigh.
 pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
 
-/// A JSON body: `application/json` (or `+json`) only, bounded, and deserialized with the path of
-/// the first offending field. Unknown fields are refused by the target types.
+/// A JSON body: `application/json` (or `+json`) only, at most `LIMIT` bytes, and deserialized
+/// with the path of the first offending field. Unknown fields are refused by the target types.
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+pub struct JsonBody<T, const LIMIT: usize = MAX_JSON_BODY_BYTES>(pub T);
+
+/// Reads the whole payload, refusing it as soon as it passes `limit` bytes.
+async fn read_bounded(mut payload: Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|error| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                error.to_string(),
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body must be at most {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
 
 fn is_json(req: &HttpRequest) -> bool {
     let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
@@ -73,13 +96,19 @@ fn data_error(path: String, message: String) -> FieldError {
     }
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for JsonBody<T, LIMIT> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = is_json(req);
-        let body = web::Bytes::from_request(req, payload);
+        let declared_too_large = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|text| text.parse::<usize>().ok())
+            .is_some_and(|length| length > LIMIT);
+        let payload = payload.take();
         Box::pin(async move {
             if !json {
                 return Err(ApiError::new(
@@ -88,20 +117,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                     "the body must be JSON, sent with Content-Type: application/json",
                 ));
             }
-            let bytes = body
-                .await
-                .map_err(|error| match error.as_error::<PayloadError>() {
-                    Some(PayloadError::Overflow) => ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        format!("the body must be at most {MAX_JSON_BODY_BYTES} bytes"),
-                    ),
-                    _ => ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "unreadable_body",
-                        error.to_string(),
-                    ),
-                })?;
+            if declared_too_large {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("the body must be at most {LIMIT} bytes"),
+                ));
+            }
+            let bytes = read_bounded(payload, LIMIT).await?;
             let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
             let malformed = |error: serde_json::Error| {
                 ApiError::new(

@@ -39,6 +39,9 @@ pub struct Incident {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// When staff found it to be the same problem as another incident: that one, which its
+    /// reports and supporters joined.
+    pub merged_into: Option<i64>,
 }
 
 fn incident_not_found(id: i64) -> ApiError {
@@ -73,6 +76,7 @@ async fn load_incident(
         created_at: row.created_at,
         updated_at: row.updated_at,
         closed_at: row.closed_at,
+        merged_into: row.merged_into_id,
     })
 }
 

@@ -354,6 +354,14 @@ enum Change {
         explanation: Explanation,
         internal_note: Option<String>,
     },
+    Merge {
+        absorbed: Vec<i64>,
+        explanation: Explanation,
+    },
+    Split {
+        report_ids: Vec<i64>,
+        explanation: Explanation,
+    },
 }
 
 impl Change {
@@ -363,6 +371,7 @@ impl Change {
             Self::Release => JobAction::Release,
             Self::Assign(_) => JobAction::Assign,
             Self::Status { .. } => JobAction::ChangeStatus,
+            Self::Merge { .. } | Self::Split { .. } => JobAction::MergeOrSplit,
         }
     }
     fn audit_name(&self) -> &'static str {
@@ -371,6 +380,8 @@ impl Change {
             Self::Release => "job.release",
             Self::Assign(_) => "job.assign",
             Self::Status { .. } => "job.status",
+            Self::Merge { .. } => "job.merge",
+            Self::Split { .. } => "job.split",
         }
     }
 }
@@ -399,6 +410,7 @@ async fn apply(
                 )));
             }
             let mut detail = serde_json::json!({ "version": expected });
+            let mut created = None;
             match &change {
                 Change::Take => {
                     if locked.assignee_id.is_some_and(|a| a != actor.user_id) {
@@ -453,6 +465,56 @@ async fn apply(
                         "internal_note": internal_note,
                     });
                 }
+                Change::Merge {
+                    absorbed,
+                    explanation,
+                } => {
+                    for &other in absorbed {
+                        let other_job = job_queries::lock(conn, other)
+                            .await?
+                            .ok_or_else(|| job_not_found(other))?;
+                        actor
+                            .may(JobAction::MergeOrSplit, scope(&other_job))
+                            .map_err(denied)?;
+                        if other == id || other_job.closed_at.is_some() || !job_queries::same_problem_kind(conn, id, other).await? {
+                            return Err(ApiError::unprocessable(
+                                "not_mergeable",
+                                format!("job {other} is closed, the same job, or another kind of problem"),
+                            ));
+                        }
+                    }
+                    let moved = job_queries::merge_incidents(conn, &locked, absorbed, explanation.as_str(), now).await?;
+                    detail = serde_json::json!({
+                        "version": expected,
+                        "absorbed": absorbed,
+                        "reports_moved": moved,
+                        "explanation": explanation.as_str(),
+                    });
+                    for &other in absorbed {
+                        job_queries::announce_incident(conn, other, "merged").await?;
+                    }
+                }
+                Change::Split {
+                    report_ids,
+                    explanation,
+                } => {
+                    let new = job_queries::split_incident(conn, &locked, report_ids, explanation.as_str(), now)
+                        .await?
+                        .ok_or_else(|| {
+                            ApiError::unprocessable(
+                                "not_splittable",
+                                "the reports must all belong to this job, and at least one must stay",
+                            )
+                        })?;
+                    detail = serde_json::json!({
+                        "version": expected,
+                        "report_ids": report_ids,
+                        "new_incident_id": new,
+                        "explanation": explanation.as_str(),
+                    });
+                    job_queries::announce_incident(conn, new, "split").await?;
+                    created = Some(new);
+                }
             }
             accounts::audit(
                 conn,
@@ -468,17 +530,27 @@ async fn apply(
             .await?;
             let kind = match change {
                 Change::Status { .. } => "status_changed",
-                _ => "assigned",
+                Change::Merge { .. } => "merged",
+                Change::Split { .. } => "split",
+                Change::Take | Change::Release | Change::Assign(_) => "assigned",
             };
             job_queries::announce_incident(conn, id, kind).await?;
-            Ok(Ok(()))
+            Ok(Ok(created))
         })
         .await?;
     let current = current_job(&mut conn, id).await?;
     match outcome {
-        Ok(()) => {
+        Ok(None) => {
             tracing::info!(job = id, user = actor.user_id, "job changed");
             Ok(with_etag(current))
+        }
+        Ok(Some(created)) => {
+            tracing::info!(job = id, created, user = actor.user_id, "job split");
+            let new_job = current_job(&mut conn, created).await?;
+            Ok(HttpResponse::Created()
+                .insert_header((header::LOCATION, format!("/api/v1/jobs/{created}")))
+                .insert_header((header::ETAG, format!("\"{}\"", new_job.version)))
+                .json(new_job))
         }
         Err((code, detail)) => Err(ApiError::conflict(
             code,
@@ -672,6 +744,139 @@ pub async fn change_job_status(
             .filter(|n| !n.is_empty()),
     };
     apply(&state, &actor, id.into_inner(), expected, change).await
+}
+
+/// Incidents to fold into this one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// Open jobs of the same kind of problem (1 to 50).
+    pub incident_ids: Vec<i64>,
+    /// Shown in the public history of every moved report.
+    #[schema(min_length = 3, max_length = 2000)]
+    pub explanation: String,
+}
+
+/// Reports to take out of this incident into a new one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SplitRequest {
+    /// Reports of this job (1 to 200); at least one report must stay.
+    pub report_ids: Vec<i64>,
+    /// Shown in the public history of every moved report.
+    #[schema(min_length = 3, max_length = 2000)]
+    pub explanation: String,
+}
+
+fn bounded_ids(field: &str, ids: &[i64], max: usize, errors: &mut Vec<FieldError>) -> Vec<i64> {
+    let mut unique = ids.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    if unique.is_empty() || unique.len() > max {
+        errors.push(FieldError::new(
+            field,
+            Violation::new("out_of_range", format!("1 to {max} distinct ids")),
+        ));
+    }
+    unique
+}
+
+/// Merge other incidents into this one (dispatchers and admins): their reports and supporters
+/// join it and take its status; the merged incidents close as duplicates pointing here.
+#[utoipa::path(
+    tag = "crews",
+    params(
+        ("id" = i64, Path, description = "The incident that stays"),
+        ("If-Match" = String, Header, description = "Its version, as its ETag"),
+    ),
+    request_body = MergeRequest,
+    responses(
+        (status = 200, body = Job),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/jobs/{id}/merge")]
+pub async fn merge_jobs(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Authenticated(actor): Authenticated,
+    id: web::Path<i64>,
+    JsonBody(body): JsonBody<MergeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let absorbed = bounded_ids("incident_ids", &body.incident_ids, 50, &mut errors);
+    let explanation = check(
+        "explanation",
+        Explanation::new(&body.explanation),
+        &mut errors,
+    );
+    let Some(explanation) = explanation.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::invalid_body(errors));
+    };
+    let expected = expected_version(&req)?;
+    apply(
+        &state,
+        &actor,
+        id.into_inner(),
+        expected,
+        Change::Merge {
+            absorbed,
+            explanation,
+        },
+    )
+    .await
+}
+
+/// Split reports off this incident into a new one, when they turn out to be another problem
+/// (dispatchers and admins). Answers `201` with the new job.
+#[utoipa::path(
+    tag = "crews",
+    params(
+        ("id" = i64, Path, description = "The incident the reports leave"),
+        ("If-Match" = String, Header, description = "Its version, as its ETag"),
+    ),
+    request_body = SplitRequest,
+    responses(
+        (status = 201, body = Job, headers(("Location" = String, description = "The new job"))),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/jobs/{id}/split")]
+pub async fn split_job(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Authenticated(actor): Authenticated,
+    id: web::Path<i64>,
+    JsonBody(body): JsonBody<SplitRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let report_ids = bounded_ids("report_ids", &body.report_ids, 200, &mut errors);
+    let explanation = check(
+        "explanation",
+        Explanation::new(&body.explanation),
+        &mut errors,
+    );
+    let Some(explanation) = explanation.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::invalid_body(errors));
+    };
+    let expected = expected_version(&req)?;
+    apply(
+        &state,
+        &actor,
+        id.into_inner(),
+        expected,
+        Change::Split {
+            report_ids,
+            explanation,
+        },
+    )
+    .await
 }
 
 /// One staff action on a job.

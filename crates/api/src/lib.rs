@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod admin_catalog;
 pub mod api_keys;
 pub mod auth;
 pub mod catalog;
@@ -156,9 +157,15 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(jobs::assign_job)
             .service(jobs::change_job_status)
             .service(jobs::job_audit)
+            .service(jobs::merge_jobs)
+            .service(jobs::split_job)
             .service(admin::create_staff)
             .service(admin::list_staff)
             .service(admin::update_staff)
+            .service(admin_catalog::put_department)
+            .service(admin_catalog::put_category)
+            .service(admin_catalog::post_areas)
+            .service(admin_catalog::put_route)
             .default_service(web::to(not_found)),
     );
     config.service(health::healthz).service(health::readyz);

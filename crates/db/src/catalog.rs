@@ -212,3 +212,51 @@ pub async fn jurisdiction_slug(
         .await
         .optional()
 }
+
+/// The ids a route names, each `None` when no such code exists in the jurisdiction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteIds {
+    pub category: Option<i64>,
+    pub service_area: Option<i64>,
+    pub department: Option<i64>,
+}
+
+/// Resolves the codes of a route in `jurisdiction`.
+pub async fn route_ids(
+    conn: &mut AsyncPgConnection,
+    jurisdiction: i64,
+    category: &str,
+    service_area: Option<&str>,
+    department: &str,
+) -> QueryResult<RouteIds> {
+    use crate::schema::{departments, service_areas};
+    let category = categories::table
+        .filter(categories::jurisdiction_id.eq(jurisdiction))
+        .filter(categories::code.eq(category))
+        .select(categories::id)
+        .first(conn)
+        .await
+        .optional()?;
+    let service_area = match service_area {
+        Some(code) => service_areas::table
+            .filter(service_areas::jurisdiction_id.eq(jurisdiction))
+            .filter(service_areas::code.eq(code))
+            .select(service_areas::id)
+            .first(conn)
+            .await
+            .optional()?,
+        None => None,
+    };
+    let department = departments::table
+        .filter(departments::jurisdiction_id.eq(jurisdiction))
+        .filter(departments::code.eq(department))
+        .select(departments::id)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(RouteIds {
+        category,
+        service_area,
+        department,
+    })
+}

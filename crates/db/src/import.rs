@@ -405,3 +405,28 @@ pub async fn insert_historical_reports(
         .await?;
     Ok(usize::try_from(outcome.inserted).unwrap_or_default())
 }
+
+/// Creates or updates every area of `areas` (already validated), all or nothing; returns how many.
+pub async fn store_areas(
+    conn: &mut AsyncPgConnection,
+    jurisdiction: i64,
+    areas: &[signalons_domain::areas::AreaFeature],
+    kind: &str,
+    priority: i32,
+) -> QueryResult<usize> {
+    use diesel_async::AsyncConnection;
+    conn.transaction(async |conn| {
+        for area in areas {
+            let seed = ServiceAreaSeed {
+                code: &area.code,
+                name: &area.name,
+                kind,
+                priority,
+                geojson: &area.geometry,
+            };
+            upsert_service_area(conn, jurisdiction, &seed).await?;
+        }
+        Ok(areas.len())
+    })
+    .await
+}

@@ -74,6 +74,7 @@ pub async fn find_public(
             incidents::created_at,
             incidents::updated_at,
             incidents::closed_at,
+            incidents::merged_into_id,
         ))
         .first(conn)
         .await

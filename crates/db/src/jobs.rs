@@ -418,3 +418,221 @@ pub async fn listen(conn: &mut AsyncPgConnection) -> QueryResult<()> {
         .await
         .map(|_| ())
 }
+
+/// Recounts an incident's reports and supporters (every report after the first counts as a
+/// supporter, like a "me too") and when it was last reported.
+async fn recount(conn: &mut AsyncPgConnection, incident: i64) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE incidents i SET report_count = agg.reports, \
+             supporters_count = greatest(agg.reports - 1, 0) + \
+                 (SELECT count(*) FROM incident_supports s WHERE s.incident_id = i.id), \
+             last_reported_at = coalesce(agg.last_reported, i.last_reported_at) \
+         FROM (SELECT count(*)::int AS reports, max(created_at) AS last_reported \
+               FROM reports WHERE incident_id = $1) AS agg \
+         WHERE i.id = $1",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(incident)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+fn moved_events<'a>(
+    moved: &[(i64, String)],
+    kind: &'a str,
+    status_to: &'a str,
+    explanation: &'a str,
+    at: DateTime<Utc>,
+) -> Vec<NewReportEvent<'a>> {
+    moved
+        .iter()
+        .map(|(report_id, _)| NewReportEvent {
+            report_id: *report_id,
+            kind,
+            status_from: None,
+            status_to: Some(status_to),
+            body: explanation,
+            is_internal: false,
+            created_at: at,
+        })
+        .collect()
+}
+
+/// Makes every report of `absorbed` (locked by the caller) a report of `keeper`, with its
+/// status; the absorbed incidents close as duplicates that point to the keeper, and their
+/// supporters follow. Returns how many reports moved.
+pub async fn merge_incidents(
+    conn: &mut AsyncPgConnection,
+    keeper: &JobState,
+    absorbed: &[i64],
+    explanation: &str,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    let moved: Vec<(i64, String)> =
+        diesel::update(reports::table.filter(reports::incident_id.eq_any(absorbed)))
+            .set((
+                reports::incident_id.eq(keeper.id),
+                reports::status.eq(&keeper.status),
+                reports::closed_at.eq(keeper.closed_at),
+                reports::updated_at.eq(at),
+            ))
+            .returning((reports::id, reports::status))
+            .get_results(conn)
+            .await?;
+    diesel::sql_query(
+        "INSERT INTO incident_supports (incident_id, supporter_hash, notify_email, created_at) \
+         SELECT $1, supporter_hash, notify_email, created_at FROM incident_supports \
+         WHERE incident_id = ANY($2) ON CONFLICT DO NOTHING",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(keeper.id)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(absorbed)
+    .execute(conn)
+    .await?;
+    diesel::update(incidents::table.filter(incidents::id.eq_any(absorbed)))
+        .set((
+            incidents::status.eq("duplicate"),
+            incidents::closed_at.eq(Some(at)),
+            incidents::merged_into_id.eq(Some(keeper.id)),
+            incidents::report_count.eq(0),
+            incidents::supporters_count.eq(0),
+            incidents::version.eq(incidents::version + 1),
+            incidents::updated_at.eq(at),
+        ))
+        .execute(conn)
+        .await?;
+    recount(conn, keeper.id).await?;
+    diesel::update(incidents::table.find(keeper.id))
+        .set((
+            incidents::version.eq(incidents::version + 1),
+            incidents::updated_at.eq(at),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::insert_into(report_events::table)
+        .values(moved_events(
+            &moved,
+            "merged",
+            &keeper.status,
+            explanation,
+            at,
+        ))
+        .execute(conn)
+        .await?;
+    Ok(moved.len())
+}
+
+/// What a split reads of each report it moves; the first one places the new incident.
+#[derive(Debug, Queryable)]
+struct SplitReport {
+    category_id: i64,
+    location: Point,
+    address: Option<String>,
+    description: String,
+    department_id: Option<i64>,
+    service_area_id: Option<i64>,
+    created_at: DateTime<Utc>,
+}
+
+/// Moves `report_ids` of `source` (locked by the caller) into a new incident with the
+/// source's status, placed at the first of them. Returns the new incident's id, or `None` when
+/// the reports are not all of `source` or would leave it empty.
+pub async fn split_incident(
+    conn: &mut AsyncPgConnection,
+    source: &JobState,
+    report_ids: &[i64],
+    explanation: &str,
+    at: DateTime<Utc>,
+) -> QueryResult<Option<i64>> {
+    let total: i64 = reports::table
+        .filter(reports::incident_id.eq(source.id))
+        .count()
+        .get_result(conn)
+        .await?;
+    let mut moving: Vec<SplitReport> = reports::table
+        .filter(reports::incident_id.eq(source.id))
+        .filter(reports::id.eq_any(report_ids))
+        .order(reports::created_at.asc())
+        .select((
+            reports::category_id,
+            reports::location,
+            reports::address,
+            reports::description,
+            reports::department_id,
+            reports::service_area_id,
+            reports::created_at,
+        ))
+        .for_update()
+        .load(conn)
+        .await?;
+    if moving.len() != report_ids.len() || moving.len() as i64 >= total || moving.is_empty() {
+        return Ok(None);
+    }
+    let first = moving.remove(0);
+    let (dedup_group, priority): (String, i16) = crate::schema::categories::table
+        .find(first.category_id)
+        .select((
+            crate::schema::categories::dedup_group,
+            crate::schema::categories::default_priority,
+        ))
+        .first(conn)
+        .await?;
+    let incident: i64 = diesel::insert_into(incidents::table)
+        .values((
+            incidents::jurisdiction_id.eq(source.jurisdiction_id),
+            incidents::category_id.eq(first.category_id),
+            incidents::dedup_group.eq(dedup_group),
+            incidents::location.eq(first.location),
+            incidents::status.eq(&source.status),
+            incidents::priority.eq(priority),
+            incidents::department_id.eq(first.department_id),
+            incidents::service_area_id.eq(first.service_area_id),
+            incidents::address.eq(first.address),
+            incidents::summary.eq(first.description),
+            incidents::created_at.eq(first.created_at),
+            incidents::updated_at.eq(at),
+            incidents::last_reported_at.eq(first.created_at),
+            incidents::closed_at.eq(source.closed_at),
+        ))
+        .returning(incidents::id)
+        .get_result(conn)
+        .await?;
+    let moved: Vec<(i64, String)> =
+        diesel::update(reports::table.filter(reports::id.eq_any(report_ids)))
+            .set((
+                reports::incident_id.eq(incident),
+                reports::updated_at.eq(at),
+            ))
+            .returning((reports::id, reports::status))
+            .get_results(conn)
+            .await?;
+    recount(conn, incident).await?;
+    recount(conn, source.id).await?;
+    diesel::update(incidents::table.find(source.id))
+        .set((
+            incidents::version.eq(incidents::version + 1),
+            incidents::updated_at.eq(at),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::insert_into(report_events::table)
+        .values(moved_events(
+            &moved,
+            "split",
+            &source.status,
+            explanation,
+            at,
+        ))
+        .execute(conn)
+        .await?;
+    Ok(Some(incident))
+}
+
+/// Whether two incidents describe the same kind of problem in the same city.
+pub async fn same_problem_kind(conn: &mut AsyncPgConnection, a: i64, b: i64) -> QueryResult<bool> {
+    let kinds: Vec<(i64, String)> = incidents::table
+        .filter(incidents::id.eq_any([a, b]))
+        .select((incidents::jurisdiction_id, incidents::dedup_group))
+        .load(conn)
+        .await?;
+    Ok(kinds.len() == 2 && kinds[0] == kinds[1])
+}

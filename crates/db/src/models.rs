@@ -180,4 +180,6 @@ pub struct PublicIncident {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The incident this one was merged into, if any.
+    pub merged_into_id: Option<i64>,
 }

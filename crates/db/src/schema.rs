@@ -105,6 +105,7 @@ diesel::table! {
         version -> Int4,
         assignee_id -> Nullable<Int8>,
         due_at -> Nullable<Timestamptz>,
+        merged_into_id -> Nullable<Int8>,
     }
 }
 

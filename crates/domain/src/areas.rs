@@ -126,6 +126,20 @@ pub struct AreaFeature {
     pub shape: MultiPolygon<f64>,
 }
 
+/// Checks an area kind: `neighborhood`, `district`, `road_network`... (2 to 32 of a-z and _).
+pub fn valid_kind(kind: &str) -> Result<(), Violation> {
+    let valid =
+        (2..=32).contains(&kind.len()) && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(Violation::new(
+            "invalid_kind",
+            "kind must be 2 to 32 of a-z and _",
+        ))
+    }
+}
+
 /// `Some Name / Other` → `some-name-other`.
 pub fn slug(name: &str) -> String {
     let mut slug = String::new();

@@ -2,12 +2,11 @@
 
 use std::path::Path;
 
-use diesel_async::AsyncConnection;
-use signalons_db::{
-    AsyncPgConnection,
-    import::{ServiceAreaSeed, upsert_service_area},
+use signalons_db::{AsyncPgConnection, import::store_areas};
+use signalons_domain::{
+    Violation,
+    areas::{parse_areas, valid_kind},
 };
-use signalons_domain::{Violation, areas::parse_areas};
 
 /// Why a file of areas was refused.
 #[derive(Debug, thiserror::Error)]
@@ -63,30 +62,9 @@ pub async fn import_file(
             violation,
         }
     })?;
-    let kind_is_valid = (2..=32).contains(&options.kind.len())
-        && options
-            .kind
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'_');
-    if !kind_is_valid {
-        return Err(AreaImportError::Invalid {
-            path: path.display().to_string(),
-            violation: Violation::new("invalid_kind", "kind must be 2 to 32 of a-z and _"),
-        });
-    }
-    conn.transaction(async |conn| {
-        for area in &areas {
-            let seed = ServiceAreaSeed {
-                code: &area.code,
-                name: &area.name,
-                kind: options.kind,
-                priority: options.priority,
-                geojson: &area.geometry,
-            };
-            upsert_service_area(conn, jurisdiction, &seed).await?;
-        }
-        Ok::<_, signalons_db::DbError>(())
-    })
-    .await?;
-    Ok(areas.len())
+    valid_kind(options.kind).map_err(|violation| AreaImportError::Invalid {
+        path: path.display().to_string(),
+        violation,
+    })?;
+    Ok(store_areas(conn, jurisdiction, &areas, options.kind, options.priority).await?)
 }

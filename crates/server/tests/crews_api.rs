@@ -1001,3 +1001,207 @@ async fn overdue_jobs_come_first_and_due_dates_follow_the_local_calendar() {
     .unwrap();
     assert_eq!(due[0].text, "2026-03-10T04:00");
 }
+
+#[tokio::test]
+async fn dispatchers_merge_duplicates_and_split_what_was_wrongly_joined() {
+    let app = TestApp::spawn().await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let dispatcher = app.staff("dispatcher", &[&department]).await;
+    let crew = app.staff("crew", &[&department]).await;
+    // Two potholes 150 m apart: separate incidents, which the dispatcher knows are one.
+    let first = report(&app, DORCHESTER, "pothole", json!({})).await;
+    let second = report(
+        &app,
+        (DORCHESTER.0 + 0.0014, DORCHESTER.1),
+        "pothole",
+        json!({}),
+    )
+    .await;
+    let keeper = first["incident_id"].as_i64().unwrap();
+    let absorbed = second["incident_id"].as_i64().unwrap();
+    assert_ne!(keeper, absorbed);
+    let merge = json!({"incident_ids": [absorbed], "explanation": "The same crater, reported from both ends."});
+
+    let (status, body) = act(&app, &crew, keeper, "merge", 1, Some(merge.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "dispatcher_only");
+    let (status, merged) = act(&app, &dispatcher, keeper, "merge", 1, Some(merge)).await;
+    assert_eq!(status, StatusCode::OK, "{merged}");
+    assert_eq!(merged["report_count"], 2);
+    assert_eq!(merged["supporters_count"], 1);
+    let (_, old) = app.get_json(&format!("/api/v1/incidents/{absorbed}")).await;
+    assert_eq!(old["status"], "duplicate");
+    assert_eq!(old["merged_into"], keeper);
+    let (_, moved) = app
+        .get_json(&format!("/api/v1/reports/{}", second["id"]))
+        .await;
+    assert_eq!(moved["incident_id"], keeper);
+    let (_, events) = app
+        .get_json(&format!("/api/v1/reports/{}/events", second["id"]))
+        .await;
+    assert!(events.to_string().contains("reported from both ends"));
+
+    // Split it back off: a new job with that report, the keeper keeps the other one.
+    let version = merged["version"].as_i64().unwrap();
+    let split = json!({"report_ids": [second["id"]], "explanation": "Two holes after all."});
+    let (status, body) = act(
+        &app,
+        &dispatcher,
+        keeper,
+        "split",
+        version,
+        Some(json!({"report_ids": [first["id"], second["id"]], "explanation": "All of them"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "not_splittable");
+    let (status, created) = act(&app, &dispatcher, keeper, "split", version, Some(split)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["report_count"], 1);
+    let new_job = created["id"].as_i64().unwrap();
+    let (_, moved) = app
+        .get_json(&format!("/api/v1/reports/{}", second["id"]))
+        .await;
+    assert_eq!(moved["incident_id"], new_job);
+    let (_, kept) = app.get_json(&format!("/api/v1/incidents/{keeper}")).await;
+    assert_eq!(kept["report_count"], 1);
+    let (_, audit) = get(
+        &app,
+        &format!("/api/v1/jobs/{keeper}/audit"),
+        &dispatcher.token,
+    )
+    .await;
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["job.split", "job.merge"]);
+}
+
+#[tokio::test]
+async fn admins_define_departments_categories_areas_and_routes() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", &[]).await;
+    let dispatcher = app.staff("dispatcher", &["PWD"]).await;
+    let put = async |who: &Staff, path: &str, body: Value| {
+        call(&app, Method::PUT, path, Some(&who.token), &[], Some(body)).await
+    };
+    let (status, _, _) = put(
+        &dispatcher,
+        "/api/v1/admin/departments/SNOW",
+        json!({"name": "Snow Desk"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body, _) = put(
+        &admin,
+        "/api/v1/admin/departments/snow desk",
+        json!({"name": "Snow Desk"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["code"], "invalid_code");
+    let (status, _, _) = put(
+        &admin,
+        "/api/v1/admin/departments/SNOW",
+        json!({"name": "Snow Desk", "name_fr": "Bureau neige"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let category = json!({"name": "Icy sidewalk", "group": "Snow", "dedup_group": "icy_sidewalk",
+        "department": "SNOW", "default_priority": 2, "dedup_radius_m": 40, "dedup_window_days": 7,
+        "allow_anonymous": true, "sla_days": 1});
+    let (status, body, _) = put(
+        &admin,
+        "/api/v1/admin/categories/icy_sidewalk",
+        category.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut bad = category.clone();
+    bad["dedup_radius_m"] = json!(0);
+    bad["department"] = json!("NOPE");
+    let (status, body, _) = put(&admin, "/api/v1/admin/categories/icy_sidewalk", bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2, "{body}");
+    let (_, preview) = app
+        .get_json(&format!(
+            "/api/v1/routing?lat={}&long={}&category=icy_sidewalk",
+            BACK_BAY.0, BACK_BAY.1
+        ))
+        .await;
+    assert_eq!(preview["department"]["code"], "SNOW");
+
+    // A district drawn around Back Bay, then a route of the category there to Public Works.
+    let (lat, long) = BACK_BAY;
+    let square = json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+        "properties": {"name": "Snow District 1"},
+        "geometry": {"type": "Polygon", "coordinates": [[[long - 0.01, lat - 0.01], [long + 0.01, lat - 0.01],
+            [long + 0.01, lat + 0.01], [long - 0.01, lat + 0.01], [long - 0.01, lat - 0.01]]]}}]});
+    let bowtie =
+        json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]});
+    let (status, body, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/admin/areas?kind=snow_district&priority=20",
+        Some(&admin.token),
+        &[],
+        Some(bowtie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let areas_before = app.db.count("service_areas").await;
+    let (status, body, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/admin/areas?kind=snow_district&priority=20",
+        Some(&admin.token),
+        &[],
+        Some(square),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["stored"], 1);
+    assert_eq!(app.db.count("service_areas").await, areas_before + 1);
+    let (status, _, _) = put(
+        &admin,
+        "/api/v1/admin/routes",
+        json!({"category": "icy_sidewalk", "area": "snow-district-1", "department": "PWD"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body, _) = put(
+        &admin,
+        "/api/v1/admin/routes",
+        json!({"category": "icy_sidewalk", "area": "nowhere", "department": "PWD"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "area");
+    let (_, preview) = app
+        .get_json(&format!(
+            "/api/v1/routing?lat={lat}&long={long}&category=icy_sidewalk"
+        ))
+        .await;
+    assert_eq!(preview["department"]["code"], "PWD");
+    assert_eq!(preview["service_area"]["code"], "snow-district-1");
+
+    // Bodies are bounded even where GeoJSON is allowed to be large.
+    let huge = format!(
+        "{{\"type\":\"FeatureCollection\",\"features\":[],\"pad\":\"{}\"}}",
+        "x".repeat(6 * 1024 * 1024)
+    );
+    let response = app
+        .client
+        .post(app.url("/api/v1/admin/areas"))
+        .bearer_auth(&admin.token)
+        .header("Content-Type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}

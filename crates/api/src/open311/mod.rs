@@ -105,7 +105,8 @@ impl Open311Error {
     fn from_api(format: Format, error: &ApiError) -> Self {
         let problem = error.problem();
         Self {
-            status: StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            status: StatusCode::from_u16(problem.status)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             format,
             descriptions: vec![problem.detail],
             retry_after_secs: error.retry_after_secs(),

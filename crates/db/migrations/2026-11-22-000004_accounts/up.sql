@@ -75,7 +75,14 @@ CREATE INDEX reports_device_idx ON reports (device_hash) WHERE device_hash IS NO
 ALTER TABLE incidents
     ADD COLUMN version     integer NOT NULL DEFAULT 1 CHECK (version >= 1),
     ADD COLUMN assignee_id bigint REFERENCES users (id) ON DELETE SET NULL,
-    ADD COLUMN due_at      timestamptz;
+    ADD COLUMN due_at      timestamptz,
+    -- a merged incident stays, closed as a duplicate, so links to it lead to the one it joined
+    ADD COLUMN merged_into_id bigint REFERENCES incidents (id);
+
+-- staff split reports off an incident; the public history says so
+ALTER TABLE report_events DROP CONSTRAINT report_events_kind_check;
+ALTER TABLE report_events ADD CONSTRAINT report_events_kind_check
+    CHECK (kind IN ('created', 'status_changed', 'comment', 'merged', 'split', 'internal_note'));
 -- the crew queue: a department's open incidents by priority and age
 CREATE INDEX incidents_queue_idx ON incidents (department_id, priority, created_at)
     WHERE closed_at IS NULL;
