@@ -418,3 +418,66 @@ pub fn require_staff(actor: &Actor) -> Result<i64, ApiError> {
         )),
     }
 }
+
+/// The outcome of an unsubscribe link.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Unsubscribed {
+    pub unsubscribed: bool,
+}
+
+/// The token of an unsubscribe link.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UnsubscribeQuery {
+    pub token: String,
+}
+
+async fn unsubscribe(state: &AppState, token: &str) -> Result<web::Json<Unsubscribed>, ApiError> {
+    let email =
+        signalons_domain::delivery::verify_unsubscribe_token(&state.auth.unsubscribe_key, token)
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "invalid_unsubscribe_token",
+                    "this unsubscribe link is not valid",
+                )
+            })?;
+    let mut conn = state.pool.get().await?;
+    signalons_db::outbox::opt_out(&mut conn, &sha256(&email.to_lowercase())).await?;
+    tracing::info!("an address unsubscribed from notifications");
+    Ok(web::Json(Unsubscribed { unsubscribed: true }))
+}
+
+/// The one-click unsubscribe link of notification emails: no more news to this address.
+#[utoipa::path(
+    tag = "auth",
+    params(UnsubscribeQuery),
+    responses(
+        (status = 200, body = Unsubscribed),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/unsubscribe")]
+pub async fn unsubscribe_link(
+    state: web::Data<AppState>,
+    crate::extract::QueryParams(query): crate::extract::QueryParams<UnsubscribeQuery>,
+) -> Result<web::Json<Unsubscribed>, ApiError> {
+    unsubscribe(&state, &query.token).await
+}
+
+/// RFC 8058 one-click unsubscribe, as mail clients send it (`List-Unsubscribe-Post`).
+#[utoipa::path(
+    tag = "auth",
+    params(UnsubscribeQuery),
+    responses(
+        (status = 200, body = Unsubscribed),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/unsubscribe")]
+pub async fn unsubscribe_one_click(
+    state: web::Data<AppState>,
+    crate::extract::QueryParams(query): crate::extract::QueryParams<UnsubscribeQuery>,
+) -> Result<web::Json<Unsubscribed>, ApiError> {
+    unsubscribe(&state, &query.token).await
+}

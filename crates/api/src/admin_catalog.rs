@@ -52,8 +52,11 @@ async fn audit(
 pub enum Channel {
     /// The crew queue of this system.
     Internal,
+    /// A readable email per report.
     Email,
+    /// A signed JSON POST per report.
     Webhook,
+    /// Forwarding to another Open311 server (not available yet: refused).
     Open311,
 }
 
@@ -81,6 +84,12 @@ pub struct DepartmentDefinition {
     /// How it receives work (default `internal`).
     #[serde(default)]
     pub channel: Option<Channel>,
+    /// Where: `{"to": "pwd@city.example.org"}` for `email`; `{"url": "https://…", "secret":
+    /// "16 to 200 characters"}` for `webhook` (the secret signs every delivery); `{}` for
+    /// `internal`. Checked now, so a department cannot be saved in a state that fails later.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub channel_config: Option<serde_json::Value>,
 }
 
 /// What was stored.
@@ -145,10 +154,19 @@ pub async fn put_department(
         body.name_fr.as_deref().map(name).transpose(),
         &mut errors,
     );
+    let channel = body.channel.unwrap_or(Channel::Internal);
+    let channel_config = body.channel_config.unwrap_or_else(|| serde_json::json!({}));
+    check(
+        "channel_config",
+        signalons_domain::delivery::Channel::parse(channel.as_str(), &channel_config),
+        &mut errors,
+    );
     let (Some(code), Some(english), Some(french)) = (code, english, french) else {
         return Err(ApiError::invalid_body(errors));
     };
-    let channel = body.channel.unwrap_or(Channel::Internal);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_body(errors));
+    }
     let names = serde_json::json!({ "en": english, "fr": french.as_deref().unwrap_or(&english) });
     let mut conn = state.pool.get().await?;
     let id = import::upsert_department(
@@ -159,6 +177,7 @@ pub async fn put_department(
             name: &english,
             names,
             channel: channel.as_str(),
+            channel_config,
         },
     )
     .await?;

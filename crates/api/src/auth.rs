@@ -27,6 +27,8 @@ pub struct AuthSettings {
     pub access_ttl: Duration,
     /// Lifetime of a refresh token (each use issues a new one).
     pub refresh_ttl: Duration,
+    /// Signs the unsubscribe links of notification emails.
+    pub unsubscribe_key: Vec<u8>,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -59,6 +61,7 @@ impl AuthSettings {
             decoding: DecodingKey::from_secret(secret),
             access_ttl,
             refresh_ttl,
+            unsubscribe_key: signalons_domain::delivery::unsubscribe_key(secret),
         })
     }
 }

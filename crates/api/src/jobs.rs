@@ -879,6 +879,136 @@ pub async fn split_job(
     .await
 }
 
+/// One message about a job's reports: to its department or to a resident.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Delivery {
+    pub id: i64,
+    pub report_id: i64,
+    /// `report_created` (to the department) or `status_changed` (to a resident).
+    pub message: String,
+    /// `email` or `webhook`.
+    pub channel: String,
+    /// `department` or `resident` (residents' addresses are not shown).
+    pub recipient: &'static str,
+    /// `pending`, `delivered`, `dead` (gave up; can be retried) or `skipped`.
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl From<signalons_db::outbox::OutboxMessage> for Delivery {
+    fn from(m: signalons_db::outbox::OutboxMessage) -> Self {
+        Self {
+            id: m.id,
+            report_id: m.report_id,
+            recipient: if m.department_id.is_some() {
+                "department"
+            } else {
+                "resident"
+            },
+            message: m.message,
+            channel: m.channel,
+            state: m.state,
+            attempts: m.attempts,
+            next_attempt_at: m.next_attempt_at,
+            last_error: m.last_error,
+            created_at: m.created_at,
+            delivered_at: m.delivered_at,
+        }
+    }
+}
+
+/// Whether the department and residents got the messages about a job's reports (staff).
+#[utoipa::path(
+    tag = "crews",
+    params(("id" = i64, Path, description = "Incident id")),
+    responses(
+        (status = 200, body = [Delivery]),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/jobs/{id}/deliveries")]
+pub async fn job_deliveries(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<i64>,
+) -> Result<web::Json<Vec<Delivery>>, ApiError> {
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    let found = job_queries::state(&mut conn, id)
+        .await?
+        .ok_or_else(|| job_not_found(id))?;
+    actor.may(JobAction::View, scope(&found)).map_err(denied)?;
+    let deliveries = signalons_db::outbox::of_incident(&mut conn, id).await?;
+    Ok(web::Json(
+        deliveries.into_iter().map(Delivery::from).collect(),
+    ))
+}
+
+/// Send a failed or dead message again now (staff of the job).
+#[utoipa::path(
+    tag = "crews",
+    params(("id" = i64, Path, description = "Delivery id")),
+    responses(
+        (status = 200, body = Delivery),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already delivered or skipped", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/deliveries/{id}/retry")]
+pub async fn retry_delivery(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<i64>,
+) -> Result<web::Json<Delivery>, ApiError> {
+    let id = id.into_inner();
+    let not_found = || ApiError::not_found("delivery_not_found", format!("no delivery {id}"));
+    let mut conn = state.pool.get().await?;
+    let message = signalons_db::outbox::find(&mut conn, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let report = signalons_db::reports::find_public(&mut conn, message.report_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let job = job_queries::state(&mut conn, report.incident_id)
+        .await?
+        .ok_or_else(not_found)?;
+    actor.may(JobAction::View, scope(&job)).map_err(denied)?;
+    let now = Utc::now();
+    if !signalons_db::outbox::retry_now(&mut conn, id, now).await? {
+        let current =
+            serde_json::to_value(Delivery::from(message)).map_err(|e| ApiError::internal(&e))?;
+        return Err(ApiError::conflict(
+            "not_retryable",
+            "this message was delivered or skipped",
+            current,
+        ));
+    }
+    accounts::audit(
+        &mut conn,
+        NewAuditEntry {
+            jurisdiction_id: Some(job.jurisdiction_id),
+            actor_id: Some(actor.user_id),
+            action: "delivery.retry",
+            target_id: Some(id),
+            detail: serde_json::json!({ "job": job.id, "previous_state": message.state }),
+            created_at: now,
+        },
+    )
+    .await?;
+    let message = signalons_db::outbox::find(&mut conn, id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(web::Json(Delivery::from(message)))
+}
+
 /// One staff action on a job.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntry {

@@ -78,6 +78,8 @@ pub struct DepartmentSeed<'a> {
     pub name: &'a str,
     pub names: serde_json::Value,
     pub channel: &'a str,
+    /// How to reach it on that channel (checked by the caller).
+    pub channel_config: serde_json::Value,
 }
 
 /// Creates or updates a department of `jurisdiction`; returns its id.
@@ -87,18 +89,20 @@ pub async fn upsert_department(
     seed: &DepartmentSeed<'_>,
 ) -> QueryResult<i64> {
     diesel::sql_query(
-        "INSERT INTO departments (jurisdiction_id, code, name, names, channel) \
-         VALUES ($1, $2, $3, $4, $5) \
+        "INSERT INTO departments (jurisdiction_id, code, name, names, channel, channel_config) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (jurisdiction_id, code) DO UPDATE SET name = excluded.name, \
-             names = excluded.names, channel = excluded.channel \
-         WHERE (departments.name, departments.names, departments.channel) \
-               IS DISTINCT FROM (excluded.name, excluded.names, excluded.channel)",
+             names = excluded.names, channel = excluded.channel, \
+             channel_config = excluded.channel_config \
+         WHERE (departments.name, departments.names, departments.channel, departments.channel_config) \
+               IS DISTINCT FROM (excluded.name, excluded.names, excluded.channel, excluded.channel_config)",
     )
     .bind::<BigInt, _>(jurisdiction)
     .bind::<Text, _>(seed.code)
     .bind::<Text, _>(seed.name)
     .bind::<Jsonb, _>(&seed.names)
     .bind::<Text, _>(seed.channel)
+    .bind::<Jsonb, _>(&seed.channel_config)
     .execute(conn)
     .await?;
     departments::table

@@ -158,6 +158,7 @@ pub async fn insert_linked_report(
             .get_result::<i64>(conn)
             .await?;
         crate::jobs::announce_incident(conn, incident, "reported_again").await?;
+        crate::outbox::enqueue_report_created(conn, report_id).await?;
         record_event(
             conn,
             NewReportEvent {

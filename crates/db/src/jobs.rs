@@ -316,6 +316,8 @@ pub async fn change_status(
         .values(&events)
         .execute(conn)
         .await?;
+    let news = serde_json::json!({ "from": from, "status": to, "explanation": explanation });
+    crate::outbox::enqueue_status_changed(conn, id, version, &moved, &news).await?;
     Ok(version)
 }
 

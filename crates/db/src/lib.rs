@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod migrations;
 pub mod models;
 pub mod open311;
+pub mod outbox;
 mod pool;
 pub mod reports;
 pub mod schema;

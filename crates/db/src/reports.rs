@@ -52,6 +52,7 @@ pub async fn insert_with_new_incident(
             .get_result::<i64>(conn)
             .await?;
         crate::jobs::announce_incident(conn, incident_id, "created").await?;
+        crate::outbox::enqueue_report_created(conn, report_id).await?;
         record_event(
             conn,
             NewReportEvent {

@@ -251,6 +251,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> Int8,
+        jurisdiction_id -> Int8,
+        message -> Text,
+        channel -> Text,
+        destination -> Text,
+        department_id -> Nullable<Int8>,
+        report_id -> Int8,
+        payload -> Jsonb,
+        delivery_key -> Text,
+        state -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    email_optouts (email_hash) {
+        email_hash -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(departments -> jurisdictions (jurisdiction_id));
 diesel::joinable!(categories -> jurisdictions (jurisdiction_id));
 diesel::joinable!(service_areas -> jurisdictions (jurisdiction_id));
@@ -263,6 +290,7 @@ diesel::joinable!(staff_departments -> users (user_id));
 diesel::joinable!(staff_departments -> departments (department_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(incidents -> categories (category_id));
+diesel::joinable!(outbox -> reports (report_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     jurisdictions,
@@ -280,4 +308,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff_departments,
     refresh_tokens,
     audit_log,
+    outbox,
+    email_optouts,
 );

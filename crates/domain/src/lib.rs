@@ -5,6 +5,7 @@ pub mod access;
 pub mod areas;
 pub mod clustering;
 pub mod dedup;
+pub mod delivery;
 pub mod geo_types;
 pub mod listing;
 pub mod report;

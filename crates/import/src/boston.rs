@@ -463,6 +463,7 @@ pub async fn load_catalog(
             name,
             names,
             channel,
+            channel_config: serde_json::json!({}),
         };
         departments.insert(code, upsert_department(conn, jurisdiction, &seed).await?);
     }

@@ -41,6 +41,32 @@ pub struct Config {
     pub rate_limit_reports_per_minute: u32,
     /// "Me too" supports per minute, per IP or account (`SIGNALONS_RATE_LIMIT_SUPPORTS_PER_MINUTE`).
     pub rate_limit_supports_per_minute: u32,
+    /// Where links in messages point: the address residents use (`SIGNALONS_PUBLIC_URL`).
+    pub public_url: String,
+    /// The SMTP server mail goes through (`SIGNALONS_SMTP_HOST`, `SIGNALONS_SMTP_PORT`).
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `none`, `starttls` or `tls` (`SIGNALONS_SMTP_SECURITY`).
+    pub smtp_security: SmtpSecurity,
+    /// SMTP credentials, when the server wants them (`SIGNALONS_SMTP_USERNAME`,
+    /// `SIGNALONS_SMTP_PASSWORD`; the password is never logged).
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// The sender of every email (`SIGNALONS_MAIL_FROM`).
+    pub mail_from: String,
+    /// Attempts before a message is given up as dead (`SIGNALONS_DELIVERY_MAX_ATTEMPTS`).
+    pub delivery_max_attempts: u32,
+    /// The first retry's delay in seconds, doubling after (`SIGNALONS_DELIVERY_RETRY_BASE_SECONDS`).
+    pub delivery_retry_base_seconds: u64,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    None,
+    Starttls,
+    Tls,
 }
 
 /// How log lines are written.
@@ -68,6 +94,15 @@ impl Default for Config {
             rate_limit_login_per_minute: 10,
             rate_limit_reports_per_minute: 30,
             rate_limit_supports_per_minute: 60,
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            smtp_host: "127.0.0.1".to_owned(),
+            smtp_port: 25,
+            smtp_security: SmtpSecurity::None,
+            smtp_username: None,
+            smtp_password: None,
+            mail_from: "Signalons <noreply@localhost>".to_owned(),
+            delivery_max_attempts: 8,
+            delivery_retry_base_seconds: 10,
         }
     }
 }
@@ -95,6 +130,34 @@ impl Config {
             std::time::Duration::from_secs(self.access_token_minutes * 60),
             std::time::Duration::from_secs(self.refresh_token_days * 86_400),
         )
+    }
+
+    /// What the outbox worker needs.
+    pub fn delivery(&self) -> signalons_delivery::DeliverySettings {
+        use std::time::Duration;
+        signalons_delivery::DeliverySettings {
+            smtp: signalons_delivery::SmtpSettings {
+                host: self.smtp_host.clone(),
+                port: self.smtp_port,
+                security: match self.smtp_security {
+                    SmtpSecurity::None => signalons_delivery::SmtpSecurity::None,
+                    SmtpSecurity::Starttls => signalons_delivery::SmtpSecurity::StartTls,
+                    SmtpSecurity::Tls => signalons_delivery::SmtpSecurity::Tls,
+                },
+                username: self.smtp_username.clone(),
+                password: self.smtp_password.clone(),
+            },
+            mail_from: self.mail_from.clone(),
+            public_url: self.public_url.clone(),
+            max_attempts: self.delivery_max_attempts.max(1),
+            retry_base: Duration::from_secs(self.delivery_retry_base_seconds.max(1)),
+            lease: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+            unsubscribe_key: signalons_domain::delivery::unsubscribe_key(
+                self.jwt_secret.as_bytes(),
+            ),
+        }
     }
 
     /// The rate limits of the API.
@@ -151,6 +214,21 @@ impl std::fmt::Debug for Config {
             .field(
                 "rate_limit_supports_per_minute",
                 &self.rate_limit_supports_per_minute,
+            )
+            .field("public_url", &self.public_url)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_security", &self.smtp_security)
+            .field("smtp_username", &self.smtp_username)
+            .field(
+                "smtp_password",
+                &self.smtp_password.as_ref().map(|_| "<secret>"),
+            )
+            .field("mail_from", &self.mail_from)
+            .field("delivery_max_attempts", &self.delivery_max_attempts)
+            .field(
+                "delivery_retry_base_seconds",
+                &self.delivery_retry_base_seconds,
             )
             .finish()
     }

@@ -362,6 +362,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         workers: (config.http_workers > 0).then_some(config.http_workers),
         listen_url: Some(config.database_url.clone()),
     };
+    let worker = signalons_delivery::Worker::new(pool.clone(), config.delivery())
+        .context("the outbox worker cannot start")?;
+    let _delivering = worker.spawn();
     let state = AppState::new(pool, auth, config.rate_limits());
     signalons_api::serve(listener, state, settings)?.await?;
     Ok(())

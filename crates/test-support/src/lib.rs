@@ -12,6 +12,9 @@ use std::{
 use diesel::{QueryableByName, sql_types::BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use signalons_api::{AppState, HttpSettings, auth::AuthSettings, rate_limit::RateLimits};
+
+mod peers;
+pub use peers::{Behaviour, MailSink, Received, WebhookReceiver};
 use signalons_db::migrations::{self, Direction};
 use tokio::sync::OnceCell;
 
@@ -291,7 +294,10 @@ pub struct TestApp {
     pub address: String,
     pub db: TestDatabase,
     pub client: reqwest::Client,
+    /// Where this server's outbox worker sends mail.
+    pub mail: MailSink,
     handle: actix_web::dev::ServerHandle,
+    delivery: tokio::task::JoinHandle<()>,
 }
 
 impl TestApp {
@@ -307,20 +313,33 @@ impl TestApp {
 
     /// A server over `db` with these rate limits.
     pub async fn spawn_with(db: TestDatabase, limits: RateLimits) -> Self {
-        let (address, handle) = start_server(&db.url, limits);
+        let mail = MailSink::start().await;
+        let (address, handle, delivery) = start_server(&db.url, limits, &mail);
         let client = reqwest::Client::builder().build().expect("http client");
         Self {
             address,
             db,
             client,
+            mail,
             handle,
+            delivery,
         }
     }
 
-    /// Another server over the same database, as a second replica behind a load balancer.
+    /// Another server over the same database, as a second replica behind a load balancer
+    /// (with its own outbox worker, sending mail to the same sink).
     pub fn replica(&self) -> Replica {
-        let (address, handle) = start_server(&self.db.url, generous_limits());
-        Replica { address, handle }
+        let (address, handle, delivery) = start_server(&self.db.url, generous_limits(), &self.mail);
+        Replica {
+            address,
+            handle,
+            delivery,
+        }
+    }
+
+    /// Kills this server's outbox worker where it stands, as a crash would.
+    pub fn crash_delivery(&self) {
+        self.delivery.abort();
     }
 
     /// Creates a staff account directly, as `signalons admin create` does.
@@ -406,6 +425,7 @@ pub struct Staff {
 pub struct Replica {
     pub address: String,
     handle: actix_web::dev::ServerHandle,
+    delivery: tokio::task::JoinHandle<()>,
 }
 
 impl Replica {
@@ -416,11 +436,42 @@ impl Replica {
 
 impl Drop for Replica {
     fn drop(&mut self) {
+        self.delivery.abort();
         drop(self.handle.stop(false));
     }
 }
 
-fn start_server(url: &str, limits: RateLimits) -> (String, actix_web::dev::ServerHandle) {
+/// How test servers deliver: fast retries and a short lease, so failures play out in seconds.
+pub fn test_delivery(mail: &MailSink) -> signalons_delivery::DeliverySettings {
+    use std::time::Duration;
+    signalons_delivery::DeliverySettings {
+        smtp: signalons_delivery::SmtpSettings {
+            host: "127.0.0.1".to_owned(),
+            port: mail.port,
+            security: signalons_delivery::SmtpSecurity::None,
+            username: None,
+            password: None,
+        },
+        mail_from: "Signalons Boston <noreply@boston.example.org>".to_owned(),
+        public_url: "https://signalons.example.org".to_owned(),
+        max_attempts: 4,
+        retry_base: Duration::from_millis(200),
+        lease: Duration::from_secs(2),
+        poll_interval: Duration::from_millis(100),
+        timeout: Duration::from_secs(5),
+        unsubscribe_key: signalons_domain::delivery::unsubscribe_key(TEST_JWT_SECRET),
+    }
+}
+
+fn start_server(
+    url: &str,
+    limits: RateLimits,
+    mail: &MailSink,
+) -> (
+    String,
+    actix_web::dev::ServerHandle,
+    tokio::task::JoinHandle<()>,
+) {
     let pool = signalons_db::build_pool(url, 8).expect("build pool");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
@@ -429,15 +480,19 @@ fn start_server(url: &str, limits: RateLimits) -> (String, actix_web::dev::Serve
         workers: Some(2),
         listen_url: Some(url.to_owned()),
     };
+    let delivery = signalons_delivery::Worker::new(pool.clone(), test_delivery(mail))
+        .expect("delivery settings")
+        .spawn();
     let state = AppState::new(pool, test_auth(), limits);
     let server = signalons_api::serve(listener, state, settings).expect("serve");
     let handle = server.handle();
     tokio::spawn(server);
-    (address, handle)
+    (address, handle, delivery)
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.delivery.abort();
         // Stop accepting; the runtime ending takes the rest down.
         drop(self.handle.stop(false));
     }

@@ -1,0 +1,2 @@
+DROP TABLE email_optouts;
+DROP TABLE outbox;

@@ -1,0 +1,32 @@
+-- Messages to send, written in the same transaction as the change that causes them, and
+-- delivered by workers that claim them with FOR UPDATE SKIP LOCKED: nothing acknowledged is
+-- lost, and a message retried after a crash carries the same delivery key.
+CREATE TABLE outbox (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    jurisdiction_id bigint NOT NULL REFERENCES jurisdictions (id) ON DELETE CASCADE,
+    -- what happened: a new report for its department, or a status change for a resident
+    message         text NOT NULL CHECK (message IN ('report_created', 'status_changed')),
+    channel         text NOT NULL CHECK (channel IN ('email', 'webhook')),
+    -- private: an email address or a URL
+    destination     text NOT NULL CHECK (length(destination) BETWEEN 3 AND 2000),
+    department_id   bigint REFERENCES departments (id) ON DELETE CASCADE,
+    report_id       bigint NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
+    -- what the message says beyond the report (the new status and its explanation)
+    payload         jsonb NOT NULL DEFAULT '{}'::jsonb,
+    delivery_key    text NOT NULL UNIQUE CHECK (length(delivery_key) BETWEEN 1 AND 200),
+    state           text NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'delivered', 'dead', 'skipped')),
+    attempts        integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    last_error      text CHECK (last_error IS NULL OR length(last_error) <= 2000),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    delivered_at    timestamptz
+);
+CREATE INDEX outbox_due_idx ON outbox (next_attempt_at, id) WHERE state = 'pending';
+CREATE INDEX outbox_report_idx ON outbox (report_id);
+
+-- Residents who clicked "unsubscribe": the SHA-256 of the lower-cased address only.
+CREATE TABLE email_optouts (
+    email_hash bytea PRIMARY KEY CHECK (length(email_hash) = 32),
+    created_at timestamptz NOT NULL DEFAULT now()
+);

@@ -1,0 +1,258 @@
+//! The outbox: messages written with the change that causes them, claimed by delivery workers
+//! with `FOR UPDATE SKIP LOCKED`, retried until delivered or dead.
+
+use chrono::{DateTime, Utc};
+use diesel::{
+    prelude::*,
+    sql_types::{Array, BigInt, Int4, Jsonb, Text},
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::schema::{email_optouts, outbox, reports};
+
+/// Queues the department's copy of new report `report`, when its department is reached by
+/// email or webhook (in the caller's transaction).
+pub async fn enqueue_report_created(conn: &mut AsyncPgConnection, report: i64) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO outbox (jurisdiction_id, message, channel, destination, department_id, report_id, delivery_key) \
+         SELECT r.jurisdiction_id, 'report_created', d.channel, \
+                CASE d.channel WHEN 'email' THEN d.channel_config->>'to' ELSE d.channel_config->>'url' END, \
+                d.id, r.id, 'report:' || r.id || ':department:' || d.id \
+         FROM reports r JOIN departments d ON d.id = r.department_id \
+         WHERE r.id = $1 AND d.channel IN ('email', 'webhook') \
+         ON CONFLICT (delivery_key) DO NOTHING",
+    )
+    .bind::<BigInt, _>(report)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Queues the news of a status change for the reporters of `reports` who left an email and the
+/// supporters of `incident` who asked to hear, unless they unsubscribed (in the caller's
+/// transaction). `version` is the incident's version after the change.
+pub async fn enqueue_status_changed(
+    conn: &mut AsyncPgConnection,
+    incident: i64,
+    version: i32,
+    reports: &[i64],
+    payload: &serde_json::Value,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO outbox (jurisdiction_id, message, channel, destination, report_id, payload, delivery_key) \
+         SELECT r.jurisdiction_id, 'status_changed', 'email', r.contact_email, r.id, $3, \
+                'report:' || r.id || ':status:v' || $2 \
+         FROM reports r \
+         WHERE r.id = ANY($1) AND r.contact_email IS NOT NULL \
+           AND NOT EXISTS (SELECT 1 FROM email_optouts o \
+                           WHERE o.email_hash = sha256(convert_to(lower(r.contact_email), 'UTF8'))) \
+         ON CONFLICT (delivery_key) DO NOTHING",
+    )
+    .bind::<Array<BigInt>, _>(reports)
+    .bind::<Int4, _>(version)
+    .bind::<Jsonb, _>(payload)
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "INSERT INTO outbox (jurisdiction_id, message, channel, destination, report_id, payload, delivery_key) \
+         SELECT i.jurisdiction_id, 'status_changed', 'email', s.notify_email, \
+                (SELECT min(id) FROM reports WHERE incident_id = i.id), $3, \
+                'incident:' || i.id || ':v' || $2 || ':support:' || s.id \
+         FROM incident_supports s JOIN incidents i ON i.id = s.incident_id \
+         WHERE i.id = $1 AND s.notify_email IS NOT NULL \
+           AND NOT EXISTS (SELECT 1 FROM email_optouts o \
+                           WHERE o.email_hash = sha256(convert_to(lower(s.notify_email), 'UTF8'))) \
+         ON CONFLICT (delivery_key) DO NOTHING",
+    )
+    .bind::<BigInt, _>(incident)
+    .bind::<Int4, _>(version)
+    .bind::<Jsonb, _>(payload)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// A message being delivered.
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub jurisdiction_id: i64,
+    pub message: String,
+    pub channel: String,
+    pub destination: String,
+    pub department_id: Option<i64>,
+    pub report_id: i64,
+    pub payload: serde_json::Value,
+    pub delivery_key: String,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// Claims up to `limit` due messages for `lease`: they count one more attempt and are not due
+/// again before the lease ends, so a worker that dies mid-delivery leaves them to another.
+/// Concurrent workers skip each other's rows.
+pub async fn claim(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+    lease: chrono::Duration,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<OutboxMessage>> {
+    diesel::sql_query(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $3 \
+         WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2 \
+                      ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+         RETURNING *",
+    )
+    .bind::<BigInt, _>(limit)
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .bind::<diesel::sql_types::Timestamptz, _>(now + lease)
+    .load(conn)
+    .await
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Not sent and never will be (the recipient unsubscribed, the department changed channel).
+    Skipped(String),
+    RetryAt(DateTime<Utc>, String),
+    Dead(String),
+}
+
+/// Records how the attempt on message `id` ended.
+pub async fn finish(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let target = outbox::table.find(id);
+    let bounded = |error: &str| error.chars().take(2000).collect::<String>();
+    let query = match outcome {
+        Outcome::Delivered => diesel::update(target)
+            .set((
+                outbox::state.eq("delivered"),
+                outbox::delivered_at.eq(Some(now)),
+                outbox::last_error.eq(None::<String>),
+            ))
+            .execute(conn),
+        Outcome::Skipped(reason) => diesel::update(target)
+            .set((
+                outbox::state.eq("skipped"),
+                outbox::last_error.eq(Some(bounded(reason))),
+            ))
+            .execute(conn),
+        Outcome::RetryAt(at, error) => diesel::update(target)
+            .set((
+                outbox::next_attempt_at.eq(*at),
+                outbox::last_error.eq(Some(bounded(error))),
+            ))
+            .execute(conn),
+        Outcome::Dead(error) => diesel::update(target)
+            .set((
+                outbox::state.eq("dead"),
+                outbox::last_error.eq(Some(bounded(error))),
+            ))
+            .execute(conn),
+    };
+    query.await.map(|_| ())
+}
+
+/// Every message about the reports of `incident`, oldest first (staff see the delivery state).
+pub async fn of_incident(
+    conn: &mut AsyncPgConnection,
+    incident: i64,
+) -> QueryResult<Vec<OutboxMessage>> {
+    outbox::table
+        .inner_join(reports::table)
+        .filter(reports::incident_id.eq(incident))
+        .order(outbox::id)
+        .select(OutboxMessage::as_select())
+        .load(conn)
+        .await
+}
+
+/// Message `id`.
+pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<OutboxMessage>> {
+    outbox::table
+        .find(id)
+        .select(OutboxMessage::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Puts a dead or failing message back in line now; whether it was not yet delivered.
+pub async fn retry_now(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::state.eq_any(["pending", "dead"])),
+    )
+    .set((outbox::state.eq("pending"), outbox::next_attempt_at.eq(now)))
+    .execute(conn)
+    .await
+    .map(|rows| rows == 1)
+}
+
+/// Stops notifications to the address whose lower-cased SHA-256 is `email_hash`.
+pub async fn opt_out(conn: &mut AsyncPgConnection, email_hash: &[u8]) -> QueryResult<()> {
+    diesel::insert_into(email_optouts::table)
+        .values(email_optouts::email_hash.eq(email_hash))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// What a message needs of its report to be written.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct MessageContext {
+    #[diesel(sql_type = Text)]
+    pub locale: String,
+    #[diesel(sql_type = Text)]
+    pub jurisdiction_name: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub department_channel: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Jsonb>)]
+    pub department_config: Option<serde_json::Value>,
+    /// The category's name in the jurisdiction's language.
+    #[diesel(sql_type = Text)]
+    pub category_label: String,
+    /// The report's department's name in the jurisdiction's language.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub department_label: Option<String>,
+}
+
+/// The jurisdiction's language and the department's current channel for message `report`.
+pub async fn context(
+    conn: &mut AsyncPgConnection,
+    report: i64,
+    department: Option<i64>,
+) -> QueryResult<MessageContext> {
+    diesel::sql_query(
+        "SELECT j.locale, j.name AS jurisdiction_name, d.channel AS department_channel, \
+                d.channel_config AS department_config, \
+                coalesce(c.names->>j.locale, c.name) AS category_label, \
+                coalesce(rd.names->>j.locale, rd.name) AS department_label \
+         FROM reports r JOIN jurisdictions j ON j.id = r.jurisdiction_id \
+         JOIN categories c ON c.id = r.category_id \
+         LEFT JOIN departments rd ON rd.id = r.department_id \
+         LEFT JOIN departments d ON d.id = $2 \
+         WHERE r.id = $1",
+    )
+    .bind::<BigInt, _>(report)
+    .bind::<diesel::sql_types::Nullable<BigInt>, _>(department)
+    .get_result(conn)
+    .await
+}

@@ -1,0 +1,235 @@
+//! What messages say: department emails and webhooks for new reports, resident emails for
+//! status changes, in the jurisdiction's language (English or French).
+
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use signalons_db::{models::PublicReport, outbox::MessageContext, outbox::OutboxMessage};
+use signalons_domain::delivery::unsubscribe_token;
+
+use crate::DeliverySettings;
+
+macro_rules! text_header {
+    ($type:ident, $name:literal) => {
+        /// A header whose value is plain ASCII text.
+        #[derive(Debug, Clone)]
+        pub struct $type(pub String);
+
+        impl Header for $type {
+            fn name() -> HeaderName {
+                HeaderName::new_from_ascii_str($name)
+            }
+            fn parse(text: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(Self(text.to_owned()))
+            }
+            fn display(&self) -> HeaderValue {
+                HeaderValue::new(Self::name(), self.0.clone())
+            }
+        }
+    };
+}
+
+text_header!(DeliveryKey, "X-Signalons-Delivery");
+text_header!(ListUnsubscribe, "List-Unsubscribe");
+text_header!(ListUnsubscribePost, "List-Unsubscribe-Post");
+
+/// The delivery key as the local part of a Message-ID.
+pub fn id_part(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
+fn status_label(status: &str, french: bool) -> &str {
+    match (status, french) {
+        ("acknowledged", false) => "acknowledged",
+        ("acknowledged", true) => "pris en compte",
+        ("scheduled", false) => "scheduled",
+        ("scheduled", true) => "planifié",
+        ("in_progress", false) => "in progress",
+        ("in_progress", true) => "en cours",
+        ("resolved", false) => "resolved",
+        ("resolved", true) => "résolu",
+        ("duplicate", false) => "a duplicate",
+        ("duplicate", true) => "un doublon",
+        ("not_responsible", false) => "forwarded to the responsible body",
+        ("not_responsible", true) => "transmis à l'organisme responsable",
+        ("rejected", false) => "declined",
+        ("rejected", true) => "refusé",
+        ("reopened", false) => "reopened",
+        ("reopened", true) => "rouvert",
+        (_, false) => "received",
+        (_, true) => "reçu",
+    }
+}
+
+/// One message about one report.
+pub struct Letter<'a> {
+    settings: &'a DeliverySettings,
+    message: &'a OutboxMessage,
+    report: &'a PublicReport,
+    context: &'a MessageContext,
+    french: bool,
+}
+
+impl<'a> Letter<'a> {
+    pub fn new(
+        settings: &'a DeliverySettings,
+        message: &'a OutboxMessage,
+        report: &'a PublicReport,
+        context: &'a MessageContext,
+    ) -> Self {
+        Self {
+            settings,
+            message,
+            report,
+            context,
+            french: context.locale.starts_with("fr"),
+        }
+    }
+
+    fn report_url(&self) -> String {
+        format!(
+            "{}/reports/{}",
+            self.settings.public_url.trim_end_matches('/'),
+            self.report.id
+        )
+    }
+
+    fn map_url(&self) -> String {
+        let (lat, lon) = (self.report.location.y, self.report.location.x);
+        format!(
+            "https://www.openstreetmap.org/?mlat={lat:.6}&mlon={lon:.6}#map=19/{lat:.6}/{lon:.6}"
+        )
+    }
+
+    fn place(&self) -> String {
+        let (lat, lon) = (self.report.location.y, self.report.location.x);
+        match &self.report.address {
+            Some(address) => format!("{address} ({lat:.5}, {lon:.5})"),
+            None => format!("{lat:.5}, {lon:.5}"),
+        }
+    }
+
+    /// The link that stops notifications to `email`.
+    pub fn unsubscribe_url(&self, email: &str) -> String {
+        format!(
+            "{}/api/v1/unsubscribe?token={}",
+            self.settings.public_url.trim_end_matches('/'),
+            unsubscribe_token(&self.settings.unsubscribe_key, email)
+        )
+    }
+
+    /// Subject, body and delivery key of a department's copy of a new report.
+    pub fn department_mail(&self) -> (String, String, String) {
+        let r = self.report;
+        let category = &self.context.category_label;
+        let department = self.context.department_label.as_deref().unwrap_or("-");
+        let area = r.service_area_name.as_deref().unwrap_or("-");
+        let description = if r.description.is_empty() {
+            "-"
+        } else {
+            &r.description
+        };
+        let reported = r.created_at.format("%Y-%m-%d %H:%M UTC");
+        let (subject, body) = if self.french {
+            (
+                format!(
+                    "Nouveau signalement n° {} : {category}, {}",
+                    r.id,
+                    self.place()
+                ),
+                format!(
+                    "Un habitant a signalé un problème pour {department}.\n\n\
+                     Quoi : {category}\nOù : {} — {area}\nQuand : {reported}\n\
+                     Description : {description}\n\n\
+                     Le signalement : {}\nLa carte : {}\n\n-- \nSignalons, {}\n",
+                    self.place(),
+                    self.report_url(),
+                    self.map_url(),
+                    self.context.jurisdiction_name
+                ),
+            )
+        } else {
+            (
+                format!("New report #{}: {category} at {}", r.id, self.place()),
+                format!(
+                    "A resident reported a problem for {department}.\n\n\
+                     What: {category}\nWhere: {} — {area}\nWhen: {reported}\n\
+                     Description: {description}\n\n\
+                     The report: {}\nThe map: {}\n\n-- \nSignalons, {}\n",
+                    self.place(),
+                    self.report_url(),
+                    self.map_url(),
+                    self.context.jurisdiction_name
+                ),
+            )
+        };
+        (subject, body, self.message.delivery_key.clone())
+    }
+
+    /// Subject, body and delivery key of a resident's news of a status change.
+    pub fn resident_mail(&self, unsubscribe: &str) -> (String, String, String) {
+        let payload = &self.message.payload;
+        let status = payload["status"].as_str().unwrap_or("submitted");
+        let explanation = payload["explanation"].as_str().unwrap_or("");
+        let label = status_label(status, self.french);
+        let category = &self.context.category_label;
+        let (subject, body) = if self.french {
+            (
+                format!("Signalement n° {} ({category}) : {label}", self.report.id),
+                format!(
+                    "Le signalement n° {} ({category}, {}) est maintenant {label}.\n\n\
+                     L'explication du service :\n{explanation}\n\n\
+                     Le suivre : {}\n\n\
+                     Ne plus recevoir ces messages (un clic) : {unsubscribe}\n",
+                    self.report.id,
+                    self.place(),
+                    self.report_url()
+                ),
+            )
+        } else {
+            (
+                format!("Report #{} ({category}) is now {label}", self.report.id),
+                format!(
+                    "The report #{} ({category}, {}) is now {label}.\n\n\
+                     What the city says:\n{explanation}\n\n\
+                     Follow it: {}\n\n\
+                     Stop these emails (one click): {unsubscribe}\n",
+                    self.report.id,
+                    self.place(),
+                    self.report_url()
+                ),
+            )
+        };
+        (subject, body, self.message.delivery_key.clone())
+    }
+
+    /// The JSON a department's webhook receives for a new report.
+    pub fn webhook_body(&self) -> serde_json::Value {
+        let r = self.report;
+        serde_json::json!({
+            "event": "report.created",
+            "delivery_key": self.message.delivery_key,
+            "report": {
+                "id": r.id,
+                "url": self.report_url(),
+                "incident_id": r.incident_id,
+                "category": { "code": r.category_code, "name": r.category_name },
+                "status": r.status,
+                "priority": r.priority,
+                "latitude": r.location.y,
+                "longitude": r.location.x,
+                "address": r.address,
+                "description": r.description,
+                "department": r.department_code,
+                "service_area": r.service_area_code,
+                "created_at": r.created_at,
+            }
+        })
+    }
+}

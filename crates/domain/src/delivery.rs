@@ -1,0 +1,269 @@
+//! Delivery rules: how a department receives its work (checked when it is saved, not when a
+//! message fails), when a failed delivery is retried, how webhooks are signed and how
+//! unsubscribe links are made.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::{ContactEmail, Violation};
+
+/// How a department receives new reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Channel {
+    /// The crew queue of this system: nothing is sent.
+    Internal,
+    /// A readable email to one address.
+    Email { to: String },
+    /// A signed JSON POST.
+    Webhook { url: String, secret: String },
+}
+
+/// The shortest webhook secret accepted: it signs every delivery.
+pub const MIN_WEBHOOK_SECRET: usize = 16;
+
+fn config_error(message: impl Into<String>) -> Violation {
+    Violation::new("invalid_channel_config", message)
+}
+
+/// Checks an `http(s)://host[:port][/path]` URL without credentials.
+pub fn web_url(text: &str) -> Result<String, Violation> {
+    let text = text.trim();
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| config_error("the url must start with http:// or https://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let valid = text.len() <= 2000
+        && !host.is_empty()
+        && !host.contains('@')
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(config_error(
+            "the url needs a host, no credentials and no spaces (at most 2000 characters)",
+        ))
+    }
+}
+
+impl Channel {
+    /// The channel named `channel` with its configuration `config` (a JSON object).
+    pub fn parse(channel: &str, config: &Value) -> Result<Self, Violation> {
+        let object = config
+            .as_object()
+            .ok_or_else(|| config_error("channel_config must be an object"))?;
+        let text = |key: &str| {
+            object
+                .get(key)
+                .and_then(Value::as_str)
+                .ok_or_else(|| config_error(format!("the {channel} channel needs `{key}`")))
+        };
+        let allowed: &[&str] = match channel {
+            "internal" => &[],
+            "email" => &["to"],
+            "webhook" => &["url", "secret"],
+            "open311" => {
+                return Err(config_error(
+                    "forwarding to another Open311 endpoint is not available yet",
+                ));
+            }
+            other => return Err(config_error(format!("unknown channel `{other}`"))),
+        };
+        if let Some(unknown) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(config_error(format!(
+                "unknown key `{unknown}` for the {channel} channel"
+            )));
+        }
+        match channel {
+            "email" => {
+                let to = ContactEmail::new(text("to")?)
+                    .map_err(|_| config_error("`to` must be an email address"))?;
+                Ok(Self::Email {
+                    to: to.as_str().to_owned(),
+                })
+            }
+            "webhook" => {
+                let url = web_url(text("url")?)?;
+                let secret = text("secret")?;
+                if secret.len() < MIN_WEBHOOK_SECRET || secret.len() > 200 {
+                    return Err(config_error(format!(
+                        "`secret` must be {MIN_WEBHOOK_SECRET} to 200 characters"
+                    )));
+                }
+                Ok(Self::Webhook {
+                    url,
+                    secret: secret.to_owned(),
+                })
+            }
+            _ => Ok(Self::Internal),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Internal => "internal",
+            Self::Email { .. } => "email",
+            Self::Webhook { .. } => "webhook",
+        }
+    }
+}
+
+/// When the next attempt of a delivery that failed `attempts` times should happen: doubling
+/// from `base`, at most an hour, spread by ±20 % (`spread` in 0..1) so that failures of many
+/// messages at once do not retry at once.
+pub fn retry_delay(base: Duration, attempts: u32, spread: f64) -> Duration {
+    let doubled = base.saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
+    let capped = doubled.min(Duration::from_secs(3600));
+    capped.mul_f64(0.8 + 0.4 * spread.clamp(0.0, 1.0))
+}
+
+fn mac(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    for part in parts {
+        mac.update(part);
+    }
+    mac
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The `Signalons-Signature` header of a webhook: `t=<unix seconds>,v1=<hex HMAC-SHA256 of
+/// "<t>.<body>" with the secret>`. Receivers recompute it and refuse old timestamps.
+pub fn webhook_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let t = timestamp.to_string();
+    let digest = mac(secret.as_bytes(), &[t.as_bytes(), b".", body])
+        .finalize()
+        .into_bytes();
+    format!("t={t},v1={}", hex(&digest))
+}
+
+/// The key unsubscribe links are signed with, derived from the server's token secret.
+pub fn unsubscribe_key(secret: &[u8]) -> Vec<u8> {
+    mac(secret, &[b"signalons unsubscribe links"])
+        .finalize()
+        .into_bytes()
+        .to_vec()
+}
+
+/// A token that unsubscribes `email` from notifications, signed with `key`.
+pub fn unsubscribe_token(key: &[u8], email: &str) -> String {
+    let email = email.trim().to_lowercase();
+    let digest = mac(key, &[b"unsubscribe:", email.as_bytes()])
+        .finalize()
+        .into_bytes();
+    format!("{}.{}", hex(email.as_bytes()), hex(&digest))
+}
+
+/// The email an unsubscribe token was made for, when its signature holds.
+pub fn verify_unsubscribe_token(key: &[u8], token: &str) -> Option<String> {
+    let (email_hex, signature) = token.split_once('.')?;
+    if email_hex.len() > 600 || email_hex.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..email_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(email_hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    let email = String::from_utf8(bytes?).ok()?;
+    let expected: Option<Vec<u8>> = (0..signature.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(signature.get(i..i + 2)?, 16).ok())
+        .collect();
+    mac(key, &[b"unsubscribe:", email.as_bytes()])
+        .verify_slice(&expected?)
+        .ok()
+        .map(|()| email)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn channel_configurations_are_checked_when_saved() {
+        assert_eq!(
+            Channel::parse("internal", &json!({})).unwrap(),
+            Channel::Internal
+        );
+        assert_eq!(
+            Channel::parse("email", &json!({"to": "pwd@city.example.org"})).unwrap(),
+            Channel::Email {
+                to: "pwd@city.example.org".into()
+            }
+        );
+        for (channel, config) in [
+            ("email", json!({"to": "not an address"})),
+            ("email", json!({})),
+            ("email", json!({"to": "a@b.org", "cc": "x"})),
+            (
+                "webhook",
+                json!({"url": "ftp://city.example.org", "secret": "0123456789abcdef"}),
+            ),
+            (
+                "webhook",
+                json!({"url": "https://user:pw@city.example.org", "secret": "0123456789abcdef"}),
+            ),
+            (
+                "webhook",
+                json!({"url": "https://city.example.org/hook", "secret": "short"}),
+            ),
+            ("webhook", json!("https://city.example.org")),
+            ("carrier_pigeon", json!({})),
+        ] {
+            let refused = Channel::parse(channel, &config).unwrap_err();
+            assert_eq!(refused.code, "invalid_channel_config", "{channel} {config}");
+        }
+        assert!(
+            Channel::parse(
+                "webhook",
+                &json!({"url": "https://city.example.org/hook?x=1", "secret": "0123456789abcdef"})
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_within_bounds() {
+        let base = Duration::from_secs(10);
+        assert_eq!(retry_delay(base, 1, 0.5), Duration::from_secs(10));
+        assert_eq!(retry_delay(base, 3, 0.5), Duration::from_secs(40));
+        assert_eq!(retry_delay(base, 40, 0.5), Duration::from_secs(3600));
+        assert_eq!(retry_delay(base, 1, 0.0), Duration::from_secs(8));
+        assert_eq!(retry_delay(base, 1, 1.0), Duration::from_secs(12));
+    }
+
+    #[test]
+    fn webhook_signatures_cover_time_and_body() {
+        let signature = webhook_signature("0123456789abcdef", 1_700_000_000, b"{}");
+        assert!(signature.starts_with("t=1700000000,v1="));
+        assert_eq!(signature.len(), "t=1700000000,v1=".len() + 64);
+        assert_ne!(
+            signature,
+            webhook_signature("0123456789abcdef", 1_700_000_001, b"{}")
+        );
+        assert_ne!(
+            signature,
+            webhook_signature("0123456789abcdef", 1_700_000_000, b"{ }")
+        );
+    }
+
+    #[test]
+    fn unsubscribe_tokens_cannot_be_forged() {
+        let token = unsubscribe_token(b"key", "Ada@Example.org");
+        assert_eq!(
+            verify_unsubscribe_token(b"key", &token).as_deref(),
+            Some("ada@example.org")
+        );
+        assert_eq!(verify_unsubscribe_token(b"other key", &token), None);
+        let forged = token.replacen(&token[..2], "62", 1);
+        assert_eq!(verify_unsubscribe_token(b"key", &forged), None);
+        assert_eq!(verify_unsubscribe_token(b"key", "garbage"), None);
+    }
+}

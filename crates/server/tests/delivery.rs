@@ -1,0 +1,484 @@
+//! Delivery: departments receive every report by email or signed webhook, residents hear of
+//! status changes, failures are retried, and a crash mid-delivery loses nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use diesel_async::RunQueryDsl;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use signalons_test_support::{Behaviour, Staff, TestApp, WebhookReceiver};
+
+const DORCHESTER: (f64, f64) = (42.3016, -71.0676);
+const SECRET: &str = "a-webhook-secret-0123456789";
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn department(app: &TestApp) -> String {
+    let (_, preview) = app
+        .get_json(&format!(
+            "/api/v1/routing?lat={}&long={}&category=pothole",
+            DORCHESTER.0, DORCHESTER.1
+        ))
+        .await;
+    preview["department"]["code"].as_str().unwrap().to_owned()
+}
+
+async fn set_channel(
+    app: &TestApp,
+    admin: &Staff,
+    code: &str,
+    channel: &str,
+    config: Value,
+) -> (StatusCode, Value) {
+    call(
+        app,
+        Method::PUT,
+        &format!("/api/v1/admin/departments/{code}"),
+        &admin.token,
+        &[],
+        Some(json!({"name": "Public Works, North Dorchester", "name_fr": "Travaux publics, Dorchester Nord",
+                    "channel": channel, "channel_config": config})),
+    )
+    .await
+}
+
+async fn report(app: &TestApp, extra: Value) -> Value {
+    let mut body = json!({"category": "pothole", "latitude": DORCHESTER.0, "longitude": DORCHESTER.1,
+                          "address": "12 Dorchester Ave", "description": "Deep hole by the bus stop"});
+    for (key, value) in extra.as_object().unwrap() {
+        body[key] = value.clone();
+    }
+    let response = app.post_json("/api/v1/reports", &body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
+fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
+    mail.lines()
+        .find(|line| {
+            line.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|line| line[name.len() + 1..].trim())
+}
+
+/// The mail's text, with quoted-printable soft breaks undone.
+fn text(mail: &str) -> String {
+    mail.replace("=\r\n", "").replace("=3D", "=")
+}
+
+#[tokio::test]
+async fn a_department_on_email_gets_a_readable_mail_in_its_language() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", &[]).await;
+    let code = department(&app).await;
+    let (status, _) = set_channel(
+        &app,
+        &admin,
+        &code,
+        "email",
+        json!({"to": "dorchester@pwd.example.org"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let created = report(&app, json!({"contact_email": "resident@example.org"})).await;
+    let mails = app.mail.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mail = &mails[0];
+    assert!(
+        header(mail, "To")
+            .unwrap()
+            .contains("dorchester@pwd.example.org")
+    );
+    assert!(
+        header(mail, "From")
+            .unwrap()
+            .contains("noreply@boston.example.org")
+    );
+    let key = format!("report:{}:department:", created["id"]);
+    assert!(
+        header(mail, "X-Signalons-Delivery")
+            .unwrap()
+            .starts_with(&key),
+        "{mail}"
+    );
+    assert!(header(mail, "Message-ID").unwrap().ends_with("@signalons>"));
+    let subject = header(mail, "Subject").unwrap();
+    assert!(
+        subject.contains(&format!("#{}", created["id"])),
+        "{subject}"
+    );
+    let body = text(mail);
+    assert!(body.contains("Deep hole by the bus stop"), "{body}");
+    assert!(
+        body.contains(&format!(
+            "https://signalons.example.org/reports/{}",
+            created["id"]
+        )),
+        "{body}"
+    );
+    assert!(body.contains("openstreetmap.org/?mlat=42.301600"), "{body}");
+    assert!(
+        !body.contains("resident@example.org"),
+        "the reporter's email stays private"
+    );
+
+    // A French-speaking city writes in French.
+    let mut conn = app.db.connect().await;
+    diesel::sql_query("UPDATE jurisdictions SET locale = 'fr'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    report(&app, json!({"description": "Un autre trou"})).await;
+    let mails = app.mail.wait_for(2, Duration::from_secs(10)).await;
+    let french = text(&mails[1]);
+    assert!(french.contains("Un habitant a signal"), "{french}");
+    assert!(french.contains("Nid-de-poule"), "{french}");
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_retried_while_the_receiver_is_down_and_delivered_once_back() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", &[]).await;
+    let code = department(&app).await;
+    let receiver = WebhookReceiver::start();
+    receiver.behave(Behaviour::Fail);
+    let (status, _) = set_channel(
+        &app,
+        &admin,
+        &code,
+        "webhook",
+        json!({"url": receiver.url, "secret": SECRET}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let created = report(&app, json!({})).await;
+
+    // Down for a while: attempts keep coming, spaced out, and nothing is lost.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let failed = receiver.received().len();
+    assert!(failed >= 2, "retried while down: {failed}");
+    let crew = app.staff("crew", &[&code]).await;
+    let (_, deliveries) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/jobs/{}/deliveries", created["incident_id"]),
+        &crew.token,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(deliveries[0]["state"], "pending", "{deliveries}");
+    assert!(
+        deliveries[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("503")
+    );
+
+    receiver.behave(Behaviour::Accept);
+    let received = receiver.wait_for_accepted(Duration::from_secs(10)).await;
+    let accepted: Vec<_> = received.iter().filter(|r| r.accepted).collect();
+    assert_eq!(accepted.len(), 1);
+    let hook = accepted[0];
+    let body: Value = serde_json::from_slice(&hook.body).unwrap();
+    assert_eq!(body["event"], "report.created");
+    assert_eq!(body["report"]["id"], created["id"]);
+    // The signature is HMAC-SHA256 over "<t>.<body>" with the department's secret.
+    let signature = hook.header("Signalons-Signature").unwrap();
+    let t: i64 = signature
+        .split(',')
+        .next()
+        .unwrap()
+        .trim_start_matches("t=")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        signature,
+        signalons_domain::delivery::webhook_signature(SECRET, t, &hook.body)
+    );
+    assert!((chrono::Utc::now().timestamp() - t).abs() < 60);
+    let key = hook.header("Signalons-Delivery").unwrap();
+    assert!(
+        received
+            .iter()
+            .all(|r| r.header("Signalons-Delivery") == Some(key)),
+        "one key for every attempt"
+    );
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        receiver.received().iter().filter(|r| r.accepted).count(),
+        1,
+        "never delivered twice"
+    );
+    let (_, deliveries) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/jobs/{}/deliveries", created["incident_id"]),
+        &crew.token,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(deliveries[0]["state"], "delivered");
+}
+
+#[tokio::test]
+async fn a_crash_mid_delivery_loses_nothing_and_the_repeat_carries_the_same_key() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", &[]).await;
+    let code = department(&app).await;
+    let receiver = WebhookReceiver::start();
+    receiver.behave(Behaviour::Hang);
+    set_channel(
+        &app,
+        &admin,
+        &code,
+        "webhook",
+        json!({"url": receiver.url, "secret": SECRET}),
+    )
+    .await;
+    report(&app, json!({})).await;
+
+    // The worker is inside the request when the server dies.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while receiver.received().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(receiver.received().len(), 1);
+    app.crash_delivery();
+    receiver.behave(Behaviour::Accept);
+
+    // Another server (a restart, or a replica) takes the message once its lease has run out.
+    let _restarted = app.replica();
+    let received = receiver.wait_for_accepted(Duration::from_secs(15)).await;
+    assert_eq!(
+        received.len(),
+        2,
+        "the hung attempt and the one after the restart"
+    );
+    assert_eq!(
+        received[0].header("Signalons-Delivery"),
+        received[1].header("Signalons-Delivery")
+    );
+    assert_eq!(app.db.count("outbox").await, 1);
+}
+
+#[tokio::test]
+async fn a_malformed_channel_is_refused_when_saved() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", &[]).await;
+    let code = department(&app).await;
+    for (channel, config) in [
+        ("email", json!({"to": "nobody"})),
+        (
+            "webhook",
+            json!({"url": "ftp://pwd.example.org", "secret": SECRET}),
+        ),
+        (
+            "webhook",
+            json!({"url": "https://pwd.example.org/hook", "secret": "short"}),
+        ),
+        ("webhook", json!({"url": "https://pwd.example.org/hook"})),
+        (
+            "open311",
+            json!({"endpoint": "https://other.example.org/open311"}),
+        ),
+    ] {
+        let (status, body) = set_channel(&app, &admin, &code, channel, config.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{channel} {config}"
+        );
+        assert_eq!(
+            body["errors"][0]["code"], "invalid_channel_config",
+            "{body}"
+        );
+    }
+    let mut conn = app.db.connect().await;
+    #[derive(diesel::QueryableByName)]
+    struct Channel {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        channel: String,
+    }
+    let stored: Channel = diesel::sql_query(format!(
+        "SELECT channel FROM departments WHERE code = '{code}'"
+    ))
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(stored.channel, "internal", "nothing changed");
+}
+
+#[tokio::test]
+async fn residents_hear_of_status_changes_and_unsubscribe_in_one_click() {
+    let app = TestApp::spawn().await;
+    let code = department(&app).await;
+    let crew = app.staff("crew", &[&code]).await;
+    let created = report(&app, json!({"contact_email": "Reporter@Example.org"})).await;
+    let job = created["incident_id"].as_i64().unwrap();
+    let supported = app
+        .post_json(
+            &format!("/api/v1/incidents/{job}/supports"),
+            &json!({"device_id": "neighbour-phone-1", "notify_email": "neighbour@example.org"}),
+        )
+        .await;
+    assert_eq!(supported.status(), StatusCode::CREATED);
+
+    let (status, _) = call(&app, Method::POST, &format!("/api/v1/jobs/{job}/status"), &crew.token, &[("If-Match", "\"1\"")],
+        Some(json!({"status": "scheduled", "explanation": "Crew booked for Thursday morning.", "internal_note": "Joe's truck"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let mails = app.mail.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(mails.len(), 2, "the reporter and the supporter");
+    let to_reporter = mails
+        .iter()
+        .find(|m| header(m, "To").unwrap().contains("Reporter@Example.org"))
+        .unwrap();
+    let body = text(to_reporter);
+    assert!(
+        header(to_reporter, "Subject")
+            .unwrap()
+            .contains("scheduled")
+    );
+    assert!(body.contains("Crew booked for Thursday morning."), "{body}");
+    assert!(
+        !body.contains("Joe's truck"),
+        "internal notes stay internal"
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| header(m, "To").unwrap().contains("neighbour@example.org"))
+    );
+    let unsubscribe = header(to_reporter, "List-Unsubscribe")
+        .unwrap()
+        .trim_matches(['<', '>'])
+        .to_owned();
+    assert_eq!(
+        header(to_reporter, "List-Unsubscribe-Post"),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let path = unsubscribe.trim_start_matches("https://signalons.example.org");
+
+    let forged = app.get(&path.replace("token=", "token=00")).await;
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+    let done = app
+        .client
+        .post(app.url(path))
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/jobs/{job}/status"),
+        &crew.token,
+        &[("If-Match", "\"2\"")],
+        Some(json!({"status": "resolved", "explanation": "Filled."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let mails = app.mail.wait_for(4, Duration::from_secs(3)).await;
+    assert_eq!(mails.len(), 3, "only the supporter hears of the resolution");
+    assert!(
+        header(&mails[2], "To")
+            .unwrap()
+            .contains("neighbour@example.org")
+    );
+}
+
+#[tokio::test]
+async fn staff_retry_a_dead_delivery() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", &[]).await;
+    let code = department(&app).await;
+    let crew = app.staff("crew", &[&code]).await;
+    let receiver = WebhookReceiver::start();
+    receiver.behave(Behaviour::Fail);
+    set_channel(
+        &app,
+        &admin,
+        &code,
+        "webhook",
+        json!({"url": receiver.url, "secret": SECRET}),
+    )
+    .await;
+    let created = report(&app, json!({})).await;
+    let path = format!("/api/v1/jobs/{}/deliveries", created["incident_id"]);
+
+    // Four attempts, then dead (test servers give up quickly).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let delivery = loop {
+        let (_, deliveries) = call(&app, Method::GET, &path, &crew.token, &[], None).await;
+        if deliveries[0]["state"] == "dead" || tokio::time::Instant::now() > deadline {
+            break deliveries[0].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(delivery["state"], "dead", "{delivery}");
+    assert_eq!(delivery["attempts"], 4);
+    assert_eq!(receiver.received().len(), 4);
+
+    receiver.behave(Behaviour::Accept);
+    let (status, retried) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/deliveries/{}/retry", delivery["id"]),
+        &crew.token,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{retried}");
+    assert_eq!(retried["state"], "pending");
+    receiver.wait_for_accepted(Duration::from_secs(10)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while call(&app, Method::GET, &path, &crew.token, &[], None)
+        .await
+        .1[0]["state"]
+        != "delivered"
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/deliveries/{}/retry", delivery["id"]),
+        &crew.token,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "not_retryable");
+}
