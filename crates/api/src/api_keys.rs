@@ -12,8 +12,10 @@ use signalons_db::{
 
 /// What a key may do: create Open311 service requests.
 pub const OPEN311_WRITE: &str = "open311:write";
+/// What a key may do: subscribe to a city's events as webhooks.
+pub const WEBHOOKS: &str = "webhooks";
 /// Every scope a key may carry.
-pub const SCOPES: [&str; 1] = [OPEN311_WRITE];
+pub const SCOPES: [&str; 2] = [OPEN311_WRITE, WEBHOOKS];
 
 const KEY_TAG: &str = "sgn";
 
@@ -84,21 +86,31 @@ pub async fn create(
 
 /// Whether `key` is a live key carrying `scope`.
 pub async fn allows(conn: &mut AsyncPgConnection, key: &str, scope: &str) -> Result<bool, DbError> {
+    Ok(key_with_scope(conn, key, scope).await?.is_some())
+}
+
+/// The id of `key` when it is a live key carrying `scope`.
+pub async fn key_with_scope(
+    conn: &mut AsyncPgConnection,
+    key: &str,
+    scope: &str,
+) -> Result<Option<i64>, DbError> {
     let mut parts = key.trim().split('_');
     let (Some(KEY_TAG), Some(prefix), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Ok(false);
+        return Ok(None);
     };
     if prefix.len() != 12 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok(false);
+        return Ok(None);
     }
     let Some(stored) = api_keys::find_by_prefix(conn, prefix).await? else {
-        return Ok(false);
+        return Ok(None);
     };
-    Ok(stored.revoked_at.is_none()
+    let live = stored.revoked_at.is_none()
         && stored.secret_hash == digest(key.trim())
-        && stored.scopes.iter().any(|s| s == scope))
+        && stored.scopes.iter().any(|s| s == scope);
+    Ok(live.then_some(stored.id))
 }
 
 /// Revokes the key with `prefix`; whether a live key was revoked.

@@ -19,6 +19,7 @@ pub mod rate_limit;
 pub mod reports;
 pub mod routing;
 pub mod submission;
+pub mod webhooks;
 
 use std::{net::TcpListener, path::PathBuf, sync::Arc};
 
@@ -124,6 +125,7 @@ pub struct HttpSettings {
         (name = "auth", description = "Accounts: sign up, sign in, rotate and revoke tokens"),
         (name = "crews", description = "The work queue of a department's crews: take, assign, change status with a public explanation"),
         (name = "admin", description = "Staff, departments, categories, service areas and routes (admins)"),
+        (name = "webhooks", description = "Third-party apps subscribe with an API key to a city's events, delivered as signed webhooks"),
     ),
     modifiers(&BearerAuth)
 )]
@@ -163,6 +165,9 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(jobs::retry_delivery)
             .service(accounts::unsubscribe_link)
             .service(accounts::unsubscribe_one_click)
+            .service(webhooks::create_webhook)
+            .service(webhooks::list_webhooks)
+            .service(webhooks::delete_webhook)
             .service(admin::create_staff)
             .service(admin::list_staff)
             .service(admin::update_staff)

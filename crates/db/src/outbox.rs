@@ -24,6 +24,17 @@ pub async fn enqueue_report_created(conn: &mut AsyncPgConnection, report: i64) -
     )
     .bind::<BigInt, _>(report)
     .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "INSERT INTO outbox (jurisdiction_id, message, channel, destination, subscription_id, report_id, delivery_key) \
+         SELECT r.jurisdiction_id, 'report_created', 'webhook', s.url, s.id, r.id, \
+                'report:' || r.id || ':subscription:' || s.id \
+         FROM reports r JOIN webhook_subscriptions s ON s.jurisdiction_id = r.jurisdiction_id \
+         WHERE r.id = $1 AND s.revoked_at IS NULL AND 'report.created' = ANY(s.events) \
+         ON CONFLICT (delivery_key) DO NOTHING",
+    )
+    .bind::<BigInt, _>(report)
+    .execute(conn)
     .await
     .map(|_| ())
 }
@@ -46,6 +57,19 @@ pub async fn enqueue_status_changed(
          WHERE r.id = ANY($1) AND r.contact_email IS NOT NULL \
            AND NOT EXISTS (SELECT 1 FROM email_optouts o \
                            WHERE o.email_hash = sha256(convert_to(lower(r.contact_email), 'UTF8'))) \
+         ON CONFLICT (delivery_key) DO NOTHING",
+    )
+    .bind::<Array<BigInt>, _>(reports)
+    .bind::<Int4, _>(version)
+    .bind::<Jsonb, _>(payload)
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "INSERT INTO outbox (jurisdiction_id, message, channel, destination, subscription_id, report_id, payload, delivery_key) \
+         SELECT r.jurisdiction_id, 'status_changed', 'webhook', s.url, s.id, r.id, $3, \
+                'report:' || r.id || ':status:v' || $2 || ':subscription:' || s.id \
+         FROM reports r JOIN webhook_subscriptions s ON s.jurisdiction_id = r.jurisdiction_id \
+         WHERE r.id = ANY($1) AND s.revoked_at IS NULL AND 'report.status_changed' = ANY(s.events) \
          ON CONFLICT (delivery_key) DO NOTHING",
     )
     .bind::<Array<BigInt>, _>(reports)
@@ -82,6 +106,7 @@ pub struct OutboxMessage {
     pub channel: String,
     pub destination: String,
     pub department_id: Option<i64>,
+    pub subscription_id: Option<i64>,
     pub report_id: i64,
     pub payload: serde_json::Value,
     pub delivery_key: String,
@@ -255,4 +280,91 @@ pub async fn context(
     .bind::<diesel::sql_types::Nullable<BigInt>, _>(department)
     .get_result(conn)
     .await
+}
+
+/// A third-party app's subscription to a city's events.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = crate::schema::webhook_subscriptions, check_for_backend(diesel::pg::Pg))]
+pub struct Subscription {
+    pub id: i64,
+    pub api_key_id: i64,
+    pub jurisdiction_id: i64,
+    pub url: String,
+    pub secret: String,
+    pub events: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A subscription to store.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = crate::schema::webhook_subscriptions)]
+pub struct NewSubscription<'a> {
+    pub api_key_id: i64,
+    pub jurisdiction_id: i64,
+    pub url: &'a str,
+    pub secret: &'a str,
+    pub events: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Stores a subscription.
+pub async fn subscribe(
+    conn: &mut AsyncPgConnection,
+    subscription: NewSubscription<'_>,
+) -> QueryResult<Subscription> {
+    diesel::insert_into(crate::schema::webhook_subscriptions::table)
+        .values(subscription)
+        .returning(Subscription::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// The live subscriptions of API key `key`.
+pub async fn subscriptions_of(
+    conn: &mut AsyncPgConnection,
+    key: i64,
+) -> QueryResult<Vec<Subscription>> {
+    use crate::schema::webhook_subscriptions as s;
+    s::table
+        .filter(s::api_key_id.eq(key))
+        .filter(s::revoked_at.is_null())
+        .order(s::id)
+        .select(Subscription::as_select())
+        .load(conn)
+        .await
+}
+
+/// Subscription `id`, live or not.
+pub async fn subscription(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+) -> QueryResult<Option<Subscription>> {
+    use crate::schema::webhook_subscriptions as s;
+    s::table
+        .find(id)
+        .select(Subscription::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Ends subscription `id` of key `key`; whether a live one ended.
+pub async fn unsubscribe_webhook(
+    conn: &mut AsyncPgConnection,
+    key: i64,
+    id: i64,
+    at: DateTime<Utc>,
+) -> QueryResult<bool> {
+    use crate::schema::webhook_subscriptions as s;
+    diesel::update(
+        s::table
+            .find(id)
+            .filter(s::api_key_id.eq(key))
+            .filter(s::revoked_at.is_null()),
+    )
+    .set(s::revoked_at.eq(Some(at)))
+    .execute(conn)
+    .await
+    .map(|rows| rows == 1)
 }

@@ -259,6 +259,7 @@ diesel::table! {
         channel -> Text,
         destination -> Text,
         department_id -> Nullable<Int8>,
+        subscription_id -> Nullable<Int8>,
         report_id -> Int8,
         payload -> Jsonb,
         delivery_key -> Text,
@@ -268,6 +269,19 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamptz,
         delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Int8,
+        api_key_id -> Int8,
+        jurisdiction_id -> Int8,
+        url -> Text,
+        secret -> Text,
+        events -> Array<Text>,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -310,4 +324,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     outbox,
     email_optouts,
+    webhook_subscriptions,
 );

@@ -222,6 +222,23 @@ impl Worker {
             .await
             .map_err(database)?;
         let letter = render::Letter::new(&self.settings, message, &report, &context);
+        if let Some(id) = message.subscription_id {
+            let subscription = outbox::subscription(conn, id).await.map_err(database)?;
+            return match subscription {
+                Some(s) if s.revoked_at.is_none() => {
+                    self.post_webhook(
+                        &s.url,
+                        &s.secret,
+                        &message.delivery_key,
+                        &letter.webhook_body(),
+                    )
+                    .await
+                }
+                _ => Ok(Outcome::Skipped(
+                    "the app ended its subscription".to_owned(),
+                )),
+            };
+        }
         match message.message.as_str() {
             "report_created" => {
                 // Sent where the department says now: it may have changed since the report.

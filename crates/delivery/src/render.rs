@@ -209,11 +209,17 @@ impl<'a> Letter<'a> {
         (subject, body, self.message.delivery_key.clone())
     }
 
-    /// The JSON a department's webhook receives for a new report.
+    /// The JSON a webhook receives: `report.created` (departments and apps) or
+    /// `report.status_changed` (apps), with the report as the public sees it.
     pub fn webhook_body(&self) -> serde_json::Value {
         let r = self.report;
+        let (event, change) = match self.message.message.as_str() {
+            "status_changed" => ("report.status_changed", Some(&self.message.payload)),
+            _ => ("report.created", None),
+        };
         serde_json::json!({
-            "event": "report.created",
+            "event": event,
+            "change": change,
             "delivery_key": self.message.delivery_key,
             "report": {
                 "id": r.id,

@@ -482,3 +482,107 @@ async fn staff_retry_a_dead_delivery() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["code"], "not_retryable");
 }
+
+#[tokio::test]
+async fn third_party_apps_subscribe_with_their_key_and_receive_signed_events() {
+    let app = TestApp::spawn().await;
+    let code = department(&app).await;
+    let crew = app.staff("crew", &[&code]).await;
+    let receiver = WebhookReceiver::start();
+    let mut conn = app.db.connect().await;
+    let now = chrono::Utc::now();
+    let key =
+        signalons_api::api_keys::create(&mut conn, "Civic app", &["webhooks".to_owned()], now)
+            .await
+            .unwrap()
+            .key;
+    let open311_only =
+        signalons_api::api_keys::create(&mut conn, "Other", &["open311:write".to_owned()], now)
+            .await
+            .unwrap()
+            .key;
+    let subscribe = async |key: &str, body: Value| {
+        let response = app
+            .client
+            .post(app.url("/api/v1/webhooks"))
+            .header("X-Api-Key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let wanted = json!({"jurisdiction": "boston", "url": receiver.url, "secret": SECRET,
+                        "events": ["report.created", "report.status_changed"]});
+    let (status, body) = subscribe(&open311_only, wanted.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let mut bad = wanted.clone();
+    bad["url"] = json!("javascript:alert(1)");
+    bad["events"] = json!(["report.deleted"]);
+    let (status, body) = subscribe(&key, bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2, "{body}");
+    let (status, subscription) = subscribe(&key, wanted).await;
+    assert_eq!(status, StatusCode::CREATED, "{subscription}");
+    assert!(
+        subscription.get("secret").is_none(),
+        "the secret is never shown again"
+    );
+
+    let created = report(&app, json!({"contact_email": "private@example.org"})).await;
+    let job = created["incident_id"].as_i64().unwrap();
+    receiver.wait_for_accepted(Duration::from_secs(10)).await;
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/jobs/{job}/status"),
+        &crew.token,
+        &[("If-Match", "\"1\"")],
+        Some(json!({"status": "in_progress", "explanation": "On site now."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while receiver.received().len() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
+    let events: Vec<Value> = received
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "report.created");
+    assert_eq!(events[1]["event"], "report.status_changed");
+    assert_eq!(events[1]["change"]["explanation"], "On site now.");
+    assert_eq!(events[1]["report"]["status"], "in_progress");
+    for hook in &received {
+        let signature = hook.header("Signalons-Signature").unwrap();
+        let t: i64 = signature
+            .split(',')
+            .next()
+            .unwrap()
+            .trim_start_matches("t=")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            signature,
+            signalons_domain::delivery::webhook_signature(SECRET, t, &hook.body)
+        );
+        assert!(!String::from_utf8_lossy(&hook.body).contains("private@example.org"));
+    }
+
+    // Ended: nothing more is sent.
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/webhooks/{}", subscription["id"])))
+        .header("X-Api-Key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    report(&app, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(receiver.received().len(), 2);
+}

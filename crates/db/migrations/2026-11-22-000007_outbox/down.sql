@@ -1,2 +1,3 @@
 DROP TABLE email_optouts;
 DROP TABLE outbox;
+DROP TABLE webhook_subscriptions;

@@ -1,3 +1,20 @@
+-- Third-party apps subscribe with their API key to events of a city, delivered as signed
+-- webhooks like a department's.
+CREATE TABLE webhook_subscriptions (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    api_key_id      bigint NOT NULL REFERENCES api_keys (id) ON DELETE CASCADE,
+    jurisdiction_id bigint NOT NULL REFERENCES jurisdictions (id) ON DELETE CASCADE,
+    url             text NOT NULL CHECK (length(url) BETWEEN 10 AND 2000),
+    -- signs every delivery; kept because signing needs it
+    secret          text NOT NULL CHECK (length(secret) BETWEEN 16 AND 200),
+    events          text[] NOT NULL CHECK (cardinality(events) > 0
+                        AND events <@ ARRAY['report.created', 'report.status_changed']),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    revoked_at      timestamptz
+);
+CREATE INDEX webhook_subscriptions_live_idx ON webhook_subscriptions (jurisdiction_id)
+    WHERE revoked_at IS NULL;
+
 -- Messages to send, written in the same transaction as the change that causes them, and
 -- delivered by workers that claim them with FOR UPDATE SKIP LOCKED: nothing acknowledged is
 -- lost, and a message retried after a crash carries the same delivery key.
@@ -10,6 +27,7 @@ CREATE TABLE outbox (
     -- private: an email address or a URL
     destination     text NOT NULL CHECK (length(destination) BETWEEN 3 AND 2000),
     department_id   bigint REFERENCES departments (id) ON DELETE CASCADE,
+    subscription_id bigint REFERENCES webhook_subscriptions (id) ON DELETE CASCADE,
     report_id       bigint NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
     -- what the message says beyond the report (the new status and its explanation)
     payload         jsonb NOT NULL DEFAULT '{}'::jsonb,
