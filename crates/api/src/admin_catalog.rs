@@ -56,7 +56,8 @@ pub enum Channel {
     Email,
     /// A signed JSON POST per report.
     Webhook,
-    /// Forwarding to another Open311 server (not available yet: refused).
+    /// Forwarded as a GeoReport v2 request to the department's own Open311 server; its
+    /// closures are read back and resolve the job here.
     Open311,
 }
 

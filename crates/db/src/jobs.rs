@@ -638,3 +638,64 @@ pub async fn same_problem_kind(conn: &mut AsyncPgConnection, a: i64, b: i64) -> 
         .await?;
     Ok(kinds.len() == 2 && kinds[0] == kinds[1])
 }
+
+/// Resolves the incident of forwarded `report` because the department's own Open311 server
+/// closed it, with that server's note as the public explanation; audited without a staff actor.
+/// Whether anything changed (an incident already closed here stays as it is).
+pub async fn resolve_from_remote(
+    conn: &mut AsyncPgConnection,
+    report: i64,
+    explanation: &str,
+    at: DateTime<Utc>,
+) -> QueryResult<bool> {
+    use diesel_async::AsyncConnection;
+    use signalons_domain::ReportStatus;
+    conn.transaction(async |conn| {
+        let incident: i64 = reports::table
+            .find(report)
+            .select(reports::incident_id)
+            .first(conn)
+            .await?;
+        let Some(job) = lock(conn, incident).await? else {
+            return Ok(false);
+        };
+        let Ok(from) = job.status.parse::<ReportStatus>() else {
+            return Ok(false);
+        };
+        if job.closed_at.is_some() || !from.can_become(ReportStatus::Resolved) {
+            return Ok(false);
+        }
+        let resolved = ReportStatus::Resolved.as_str();
+        change_status(
+            conn,
+            incident,
+            from.as_str(),
+            resolved,
+            true,
+            explanation,
+            at,
+        )
+        .await?;
+        crate::accounts::audit(
+            conn,
+            crate::accounts::NewAuditEntry {
+                jurisdiction_id: Some(job.jurisdiction_id),
+                actor_id: None,
+                action: "job.status",
+                target_id: Some(incident),
+                detail: serde_json::json!({
+                    "source": "open311",
+                    "report_id": report,
+                    "from": from,
+                    "to": resolved,
+                    "explanation": explanation,
+                }),
+                created_at: at,
+            },
+        )
+        .await?;
+        announce_incident(conn, incident, "status_changed").await?;
+        Ok(true)
+    })
+    .await
+}

@@ -16,10 +16,12 @@ pub async fn enqueue_report_created(conn: &mut AsyncPgConnection, report: i64) -
     diesel::sql_query(
         "INSERT INTO outbox (jurisdiction_id, message, channel, destination, department_id, report_id, delivery_key) \
          SELECT r.jurisdiction_id, 'report_created', d.channel, \
-                CASE d.channel WHEN 'email' THEN d.channel_config->>'to' ELSE d.channel_config->>'url' END, \
+                CASE d.channel WHEN 'email' THEN d.channel_config->>'to' \
+                               WHEN 'open311' THEN d.channel_config->>'endpoint' \
+                               ELSE d.channel_config->>'url' END, \
                 d.id, r.id, 'report:' || r.id || ':department:' || d.id \
          FROM reports r JOIN departments d ON d.id = r.department_id \
-         WHERE r.id = $1 AND d.channel IN ('email', 'webhook') \
+         WHERE r.id = $1 AND d.channel IN ('email', 'webhook', 'open311') \
          ON CONFLICT (delivery_key) DO NOTHING",
     )
     .bind::<BigInt, _>(report)
@@ -257,6 +259,9 @@ pub struct MessageContext {
     /// The report's department's name in the jurisdiction's language.
     #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
     pub department_label: Option<String>,
+    /// The answers to the category's extra questions.
+    #[diesel(sql_type = Jsonb)]
+    pub attributes: serde_json::Value,
 }
 
 /// The jurisdiction's language and the department's current channel for message `report`.
@@ -269,7 +274,7 @@ pub async fn context(
         "SELECT j.locale, j.name AS jurisdiction_name, d.channel AS department_channel, \
                 d.channel_config AS department_config, \
                 coalesce(c.names->>j.locale, c.name) AS category_label, \
-                coalesce(rd.names->>j.locale, rd.name) AS department_label \
+                coalesce(rd.names->>j.locale, rd.name) AS department_label, r.attributes \
          FROM reports r JOIN jurisdictions j ON j.id = r.jurisdiction_id \
          JOIN categories c ON c.id = r.category_id \
          LEFT JOIN departments rd ON rd.id = r.department_id \
@@ -367,4 +372,93 @@ pub async fn unsubscribe_webhook(
     .execute(conn)
     .await
     .map(|rows| rows == 1)
+}
+
+/// Records that `report` became request `service_request_id` on its department's Open311 server.
+pub async fn record_forward(
+    conn: &mut AsyncPgConnection,
+    report: i64,
+    department: i64,
+    service_request_id: &str,
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
+    use crate::schema::forwards as f;
+    diesel::insert_into(f::table)
+        .values((
+            f::report_id.eq(report),
+            f::department_id.eq(department),
+            f::service_request_id.eq(service_request_id),
+            f::forwarded_at.eq(at),
+        ))
+        .on_conflict(f::report_id)
+        .do_update()
+        .set(f::service_request_id.eq(service_request_id))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// A department's forwarded reports that are still open remotely.
+#[derive(Debug, Clone)]
+pub struct OpenForwards {
+    pub department_id: i64,
+    pub channel_config: serde_json::Value,
+    /// `(report, its id on the remote server)`.
+    pub reports: Vec<(i64, String)>,
+}
+
+/// Forwarded reports still open remotely, least recently polled first, by department.
+pub async fn open_forwards(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+) -> QueryResult<Vec<OpenForwards>> {
+    use crate::schema::{departments as d, forwards as f};
+    let rows: Vec<(i64, serde_json::Value, i64, String)> = f::table
+        .inner_join(d::table)
+        .filter(f::remote_status.eq("open"))
+        .filter(d::channel.eq("open311"))
+        .order((f::polled_at.asc().nulls_first(), f::report_id))
+        .limit(limit)
+        .select((
+            f::department_id,
+            d::channel_config,
+            f::report_id,
+            f::service_request_id,
+        ))
+        .load(conn)
+        .await?;
+    let mut grouped: Vec<OpenForwards> = Vec::new();
+    for (department_id, channel_config, report, remote) in rows {
+        match grouped
+            .iter_mut()
+            .find(|g| g.department_id == department_id)
+        {
+            Some(group) => group.reports.push((report, remote)),
+            None => grouped.push(OpenForwards {
+                department_id,
+                channel_config,
+                reports: vec![(report, remote)],
+            }),
+        }
+    }
+    Ok(grouped)
+}
+
+/// Records a poll of forwarded `reports`; those in `closed` are now closed remotely.
+pub async fn record_poll(
+    conn: &mut AsyncPgConnection,
+    reports: &[i64],
+    closed: &[i64],
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
+    use crate::schema::forwards as f;
+    diesel::update(f::table.filter(f::report_id.eq_any(reports)))
+        .set(f::polled_at.eq(Some(at)))
+        .execute(conn)
+        .await?;
+    diesel::update(f::table.filter(f::report_id.eq_any(closed)))
+        .set(f::remote_status.eq("closed"))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }

@@ -286,6 +286,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    forwards (report_id) {
+        report_id -> Int8,
+        department_id -> Int8,
+        service_request_id -> Text,
+        remote_status -> Text,
+        forwarded_at -> Timestamptz,
+        polled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     email_optouts (email_hash) {
         email_hash -> Bytea,
         created_at -> Timestamptz,
@@ -305,6 +316,7 @@ diesel::joinable!(staff_departments -> departments (department_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(incidents -> categories (category_id));
 diesel::joinable!(outbox -> reports (report_id));
+diesel::joinable!(forwards -> departments (department_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     jurisdictions,
@@ -325,4 +337,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     email_optouts,
     webhook_subscriptions,
+    forwards,
 );

@@ -74,6 +74,8 @@ pub struct DeliverySettings {
     pub timeout: Duration,
     /// Signs unsubscribe links (see `signalons_domain::delivery::unsubscribe_token`).
     pub unsubscribe_key: Vec<u8>,
+    /// How often the status of reports forwarded to other Open311 servers is read back.
+    pub status_poll_interval: Duration,
 }
 
 /// Why the worker could not start.
@@ -153,7 +155,14 @@ impl Worker {
     /// Runs until the task is dropped or aborted.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
+            let mut next_poll = tokio::time::Instant::now();
             loop {
+                if tokio::time::Instant::now() >= next_poll {
+                    if let Err(error) = self.poll_forwards().await {
+                        tracing::warn!(%error, "could not read forwarded reports back");
+                    }
+                    next_poll = tokio::time::Instant::now() + self.settings.status_poll_interval;
+                }
                 match self.run_once().await {
                     Ok(0) => tokio::time::sleep(self.settings.poll_interval).await,
                     Ok(_) => {}
@@ -266,6 +275,27 @@ impl Worker {
                         )
                         .await
                     }
+                    Channel::Open311 {
+                        endpoint,
+                        api_key,
+                        jurisdiction_id,
+                    } => {
+                        let remote = self
+                            .forward(
+                                &endpoint,
+                                &api_key,
+                                jurisdiction_id.as_deref(),
+                                &message.delivery_key,
+                                &report,
+                                &context.attributes,
+                            )
+                            .await?;
+                        let department = message.department_id.unwrap_or_default();
+                        outbox::record_forward(conn, report.id, department, &remote, Utc::now())
+                            .await
+                            .map_err(database)?;
+                        Ok(Outcome::Delivered)
+                    }
                 }
             }
             "status_changed" => {
@@ -320,6 +350,151 @@ impl Worker {
         }
     }
 
+    /// Sends `report` to another Open311 server as a new request; returns its id there.
+    async fn forward(
+        &self,
+        endpoint: &str,
+        api_key: &str,
+        jurisdiction_id: Option<&str>,
+        key: &str,
+        report: &signalons_db::models::PublicReport,
+        attributes: &serde_json::Value,
+    ) -> Result<String, AttemptError> {
+        let mut form = vec![
+            ("api_key", api_key.to_owned()),
+            ("service_code", report.category_code.clone()),
+            ("lat", report.location.y.to_string()),
+            ("long", report.location.x.to_string()),
+            ("description", report.description.clone()),
+        ];
+        if let Some(address) = &report.address {
+            form.push(("address_string", address.clone()));
+        }
+        if let Some(id) = jurisdiction_id {
+            form.push(("jurisdiction_id", id.to_owned()));
+        }
+        // The answers to the category's questions, as GeoReport v2 spells them.
+        let mut answers: Vec<(String, String)> = Vec::new();
+        for (code, value) in attributes.as_object().into_iter().flatten() {
+            match value {
+                serde_json::Value::Array(values) => answers.extend(
+                    values
+                        .iter()
+                        .map(|v| (format!("attribute[{code}][]"), plain(v))),
+                ),
+                value => answers.push((format!("attribute[{code}]"), plain(value))),
+            }
+        }
+        let form: Vec<(&str, &str)> = form
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain(answers.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .collect();
+        let response = self
+            .http
+            .post(format!("{endpoint}/requests.json"))
+            .header("Idempotency-Key", key)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|error| AttemptError::Transient(format!("open311: {error}")))?;
+        let status = response.status();
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|error| AttemptError::Transient(format!("open311 answer: {error}")))?;
+        if status.is_client_error() {
+            // The other server refuses this request as it is: retrying cannot help.
+            return Err(AttemptError::Permanent(format!(
+                "open311 refused ({status}): {body}"
+            )));
+        }
+        if !status.is_success() {
+            return Err(AttemptError::Transient(format!(
+                "open311 answered {status}"
+            )));
+        }
+        match &body[0]["service_request_id"] {
+            serde_json::Value::String(id) if !id.is_empty() => Ok(id.clone()),
+            serde_json::Value::Number(id) => Ok(id.to_string()),
+            _ => Err(AttemptError::Transient(format!(
+                "open311 answer without an id: {body}"
+            ))),
+        }
+    }
+
+    /// Reads back the status of reports forwarded to other Open311 servers: those closed
+    /// there are resolved here, with that server's note as the public explanation.
+    pub async fn poll_forwards(&self) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+        let mut conn = self.pool.get().await?;
+        let mut resolved = 0;
+        for group in outbox::open_forwards(&mut conn, 200).await? {
+            let Ok(Channel::Open311 {
+                endpoint,
+                api_key,
+                jurisdiction_id,
+            }) = Channel::parse("open311", &group.channel_config)
+            else {
+                continue;
+            };
+            let ids: Vec<&str> = group
+                .reports
+                .iter()
+                .map(|(_, remote)| remote.as_str())
+                .collect();
+            let mut query = vec![("service_request_id", ids.join(",")), ("api_key", api_key)];
+            if let Some(id) = jurisdiction_id {
+                query.push(("jurisdiction_id", id));
+            }
+            let answer = self
+                .http
+                .get(format!("{endpoint}/requests.json"))
+                .query(&query)
+                .send()
+                .await;
+            let requests: Vec<serde_json::Value> = match answer {
+                Ok(response) if response.status().is_success() => {
+                    response.json().await.unwrap_or_default()
+                }
+                Ok(response) => {
+                    tracing::warn!(status = %response.status(), %endpoint, "open311 status poll refused");
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, %endpoint, "open311 status poll failed");
+                    continue;
+                }
+            };
+            let now = Utc::now();
+            let mut closed = Vec::new();
+            for (report, remote) in &group.reports {
+                let same_id = |request: &&serde_json::Value| match &request["service_request_id"] {
+                    serde_json::Value::String(id) => id == remote,
+                    serde_json::Value::Number(id) => id.to_string() == *remote,
+                    _ => false,
+                };
+                let Some(request) = requests
+                    .iter()
+                    .find(same_id)
+                    .filter(|r| r["status"] == "closed")
+                else {
+                    continue;
+                };
+                let note = request["status_notes"]
+                    .as_str()
+                    .filter(|note| !note.trim().is_empty())
+                    .unwrap_or("Closed by the responsible service.");
+                if signalons_db::jobs::resolve_from_remote(&mut conn, *report, note, now).await? {
+                    resolved += 1;
+                }
+                closed.push(*report);
+            }
+            let polled: Vec<i64> = group.reports.iter().map(|(report, _)| *report).collect();
+            outbox::record_poll(&mut conn, &polled, &closed, now).await?;
+        }
+        Ok(resolved)
+    }
+
     async fn post_webhook(
         &self,
         url: &str,
@@ -347,5 +522,13 @@ impl Worker {
                 response.status()
             )))
         }
+    }
+}
+
+/// A JSON scalar as form text.
+fn plain(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
     }
 }

@@ -19,6 +19,15 @@ pub enum Channel {
     Email { to: String },
     /// A signed JSON POST.
     Webhook { url: String, secret: String },
+    /// Forwarded as a GeoReport v2 request to another Open311 server, whose status changes
+    /// are pulled back.
+    Open311 {
+        /// The server's base, e.g. `https://311.example.org/open311/v2`.
+        endpoint: String,
+        api_key: String,
+        /// Its `jurisdiction_id`, when it serves several cities.
+        jurisdiction_id: Option<String>,
+    },
 }
 
 /// The shortest webhook secret accepted: it signs every delivery.
@@ -65,11 +74,7 @@ impl Channel {
             "internal" => &[],
             "email" => &["to"],
             "webhook" => &["url", "secret"],
-            "open311" => {
-                return Err(config_error(
-                    "forwarding to another Open311 endpoint is not available yet",
-                ));
-            }
+            "open311" => &["endpoint", "api_key", "jurisdiction_id"],
             other => return Err(config_error(format!("unknown channel `{other}`"))),
         };
         if let Some(unknown) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -98,6 +103,29 @@ impl Channel {
                     secret: secret.to_owned(),
                 })
             }
+            "open311" => {
+                let endpoint = web_url(text("endpoint")?)?.trim_end_matches('/').to_owned();
+                let api_key = text("api_key")?;
+                if api_key.is_empty() || api_key.len() > 200 {
+                    return Err(config_error("`api_key` must be 1 to 200 characters"));
+                }
+                let jurisdiction_id = match object.get("jurisdiction_id") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(id)) if !id.is_empty() && id.len() <= 100 => {
+                        Some(id.clone())
+                    }
+                    Some(_) => {
+                        return Err(config_error(
+                            "`jurisdiction_id` must be 1 to 100 characters",
+                        ));
+                    }
+                };
+                Ok(Self::Open311 {
+                    endpoint,
+                    api_key: api_key.to_owned(),
+                    jurisdiction_id,
+                })
+            }
             _ => Ok(Self::Internal),
         }
     }
@@ -107,6 +135,7 @@ impl Channel {
             Self::Internal => "internal",
             Self::Email { .. } => "email",
             Self::Webhook { .. } => "webhook",
+            Self::Open311 { .. } => "open311",
         }
     }
 }
@@ -215,11 +244,31 @@ mod tests {
                 json!({"url": "https://city.example.org/hook", "secret": "short"}),
             ),
             ("webhook", json!("https://city.example.org")),
+            (
+                "open311",
+                json!({"endpoint": "https://311.example.org/open311/v2"}),
+            ),
+            (
+                "open311",
+                json!({"endpoint": "mailto:x@y.org", "api_key": "k"}),
+            ),
             ("carrier_pigeon", json!({})),
         ] {
             let refused = Channel::parse(channel, &config).unwrap_err();
             assert_eq!(refused.code, "invalid_channel_config", "{channel} {config}");
         }
+        assert_eq!(
+            Channel::parse(
+                "open311",
+                &json!({"endpoint": "https://311.example.org/open311/v2/", "api_key": "k"})
+            )
+            .unwrap(),
+            Channel::Open311 {
+                endpoint: "https://311.example.org/open311/v2".into(),
+                api_key: "k".into(),
+                jurisdiction_id: None
+            }
+        );
         assert!(
             Channel::parse(
                 "webhook",

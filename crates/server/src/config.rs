@@ -157,6 +157,7 @@ impl Config {
             unsubscribe_key: signalons_domain::delivery::unsubscribe_key(
                 self.jwt_secret.as_bytes(),
             ),
+            status_poll_interval: Duration::from_secs(300),
         }
     }
 

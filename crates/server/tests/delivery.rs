@@ -76,6 +76,21 @@ async fn report(app: &TestApp, extra: Value) -> Value {
     response.json().await.unwrap()
 }
 
+async fn outbox_states(app: &TestApp) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        text: String,
+    }
+    let mut conn = app.db.connect().await;
+    let rows: Vec<Row> =
+        diesel::sql_query("SELECT state || ' ' || coalesce(last_error, '') AS text FROM outbox")
+            .load(&mut conn)
+            .await
+            .unwrap();
+    rows.into_iter().map(|row| row.text).collect()
+}
+
 fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
     mail.lines()
         .find(|line| {
@@ -585,4 +600,115 @@ async fn third_party_apps_subscribe_with_their_key_and_receive_signed_events() {
     report(&app, json!({})).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(receiver.received().len(), 2);
+}
+
+#[tokio::test]
+async fn a_department_with_its_own_open311_server_gets_reports_forwarded_and_its_closures_read_back()
+ {
+    // Two systems: this city's Signalons, and the department's own Open311 server (another
+    // Signalons here, with its own database and crews).
+    let city = TestApp::spawn().await;
+    let department_server = TestApp::spawn().await;
+    let admin = city.staff("admin", &[]).await;
+    let (_, preview) = city
+        .get_json(&format!(
+            "/api/v1/routing?lat={}&long={}&category=sidewalk_repair",
+            DORCHESTER.0, DORCHESTER.1
+        ))
+        .await;
+    let code = preview["department"]["code"].as_str().unwrap().to_owned();
+    let mut remote = department_server.db.connect().await;
+    let key = signalons_api::api_keys::create(
+        &mut remote,
+        "Forwarding from the city",
+        &["open311:write".to_owned()],
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap()
+    .key;
+    let (status, body) = set_channel(
+        &city,
+        &admin,
+        &code,
+        "open311",
+        json!({"endpoint": department_server.url("/open311/v2"), "api_key": key}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let created = report(&city, json!({"category": "sidewalk_repair"})).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while department_server.db.count("reports").await == 0 && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        department_server.db.count("reports").await,
+        1,
+        "forwarded once; the city's outbox: {:?}",
+        outbox_states(&city).await
+    );
+    assert_eq!(city.db.count("forwards").await, 1);
+
+    // The department's crew closes it on their own system...
+    let remote_crew = department_server.staff("crew", &[&code]).await;
+    let (_, queue) = call(
+        &department_server,
+        Method::GET,
+        "/api/v1/queue",
+        &remote_crew.token,
+        &[],
+        None,
+    )
+    .await;
+    let remote_job = queue["items"][0]["id"].as_i64().unwrap();
+    let (status, _) = call(
+        &department_server,
+        Method::POST,
+        &format!("/api/v1/jobs/{remote_job}/status"),
+        &remote_crew.token,
+        &[("If-Match", "\"1\"")],
+        Some(json!({"status": "resolved", "explanation": "Filled by the district crew."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // ...and the city's report follows, with their explanation in its public history.
+    let path = format!("/api/v1/reports/{}", created["id"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut public = city.get_json(&path).await.1;
+    while public["status"] != "resolved" && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        public = city.get_json(&path).await.1;
+    }
+    assert_eq!(public["status"], "resolved");
+    let (_, events) = city.get_json(&format!("{path}/events")).await;
+    assert!(
+        events.to_string().contains("Filled by the district crew."),
+        "{events}"
+    );
+
+    // A request the department's server refuses (its pothole form wants an answer this one
+    // lacks) is not retried forever: it is dead, with the reason, for staff to see.
+    let refused = report(&city, json!({})).await;
+    let crew = city.staff("crew", &[&code]).await;
+    let deliveries = format!("/api/v1/jobs/{}/deliveries", refused["incident_id"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut state = call(&city, Method::GET, &deliveries, &crew.token, &[], None)
+        .await
+        .1;
+    while state[0]["state"] != "dead" && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        state = call(&city, Method::GET, &deliveries, &crew.token, &[], None)
+            .await
+            .1;
+    }
+    assert_eq!(state[0]["state"], "dead", "{state}");
+    assert!(
+        state[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("attribute[position]")
+    );
 }

@@ -460,6 +460,7 @@ pub fn test_delivery(mail: &MailSink) -> signalons_delivery::DeliverySettings {
         poll_interval: Duration::from_millis(100),
         timeout: Duration::from_secs(5),
         unsubscribe_key: signalons_domain::delivery::unsubscribe_key(TEST_JWT_SECRET),
+        status_poll_interval: Duration::from_millis(300),
     }
 }
 

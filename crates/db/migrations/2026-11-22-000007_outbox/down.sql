@@ -1,3 +1,4 @@
 DROP TABLE email_optouts;
+DROP TABLE forwards;
 DROP TABLE outbox;
 DROP TABLE webhook_subscriptions;

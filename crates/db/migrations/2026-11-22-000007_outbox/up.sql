@@ -23,7 +23,7 @@ CREATE TABLE outbox (
     jurisdiction_id bigint NOT NULL REFERENCES jurisdictions (id) ON DELETE CASCADE,
     -- what happened: a new report for its department, or a status change for a resident
     message         text NOT NULL CHECK (message IN ('report_created', 'status_changed')),
-    channel         text NOT NULL CHECK (channel IN ('email', 'webhook')),
+    channel         text NOT NULL CHECK (channel IN ('email', 'webhook', 'open311')),
     -- private: an email address or a URL
     destination     text NOT NULL CHECK (length(destination) BETWEEN 3 AND 2000),
     department_id   bigint REFERENCES departments (id) ON DELETE CASCADE,
@@ -42,6 +42,17 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due_idx ON outbox (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX outbox_report_idx ON outbox (report_id);
+
+-- Reports forwarded to another Open311 server: its id for them, and the last status read back.
+CREATE TABLE forwards (
+    report_id          bigint PRIMARY KEY REFERENCES reports (id) ON DELETE CASCADE,
+    department_id      bigint NOT NULL REFERENCES departments (id) ON DELETE CASCADE,
+    service_request_id text NOT NULL CHECK (length(service_request_id) BETWEEN 1 AND 100),
+    remote_status      text NOT NULL DEFAULT 'open' CHECK (remote_status IN ('open', 'closed')),
+    forwarded_at       timestamptz NOT NULL,
+    polled_at          timestamptz
+);
+CREATE INDEX forwards_open_idx ON forwards (department_id, polled_at) WHERE remote_status = 'open';
 
 -- Residents who clicked "unsubscribe": the SHA-256 of the lower-cased address only.
 CREATE TABLE email_optouts (
