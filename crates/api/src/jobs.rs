@@ -883,8 +883,9 @@ pub async fn split_job(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Delivery {
     pub id: i64,
-    pub report_id: i64,
-    /// `report_created` (to the department) or `status_changed` (to a resident).
+    pub report_id: Option<i64>,
+    /// `report_created` (to the department or an app), `status_changed` (to a resident or an
+    /// app) or `area_alert` (to a resident watching the area).
     pub message: String,
     /// `email` or `webhook`.
     pub channel: String,
@@ -974,9 +975,11 @@ pub async fn retry_delivery(
     let message = signalons_db::outbox::find(&mut conn, id)
         .await?
         .ok_or_else(not_found)?;
-    let report = signalons_db::reports::find_public(&mut conn, message.report_id)
-        .await?
-        .ok_or_else(not_found)?;
+    let report = match message.report_id {
+        Some(report) => signalons_db::reports::find_public(&mut conn, report).await?,
+        None => None,
+    }
+    .ok_or_else(not_found)?;
     let job = job_queries::state(&mut conn, report.incident_id)
         .await?
         .ok_or_else(not_found)?;

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod admin_catalog;
+pub mod alerts;
 pub mod api_keys;
 pub mod auth;
 pub mod catalog;
@@ -125,6 +126,7 @@ pub struct HttpSettings {
         (name = "auth", description = "Accounts: sign up, sign in, rotate and revoke tokens"),
         (name = "crews", description = "The work queue of a department's crews: take, assign, change status with a public explanation"),
         (name = "admin", description = "Staff, departments, categories, service areas and routes (admins)"),
+        (name = "alerts", description = "Residents watch an area for new problems, by mail at once or daily"),
         (name = "webhooks", description = "Third-party apps subscribe with an API key to a city's events, delivered as signed webhooks"),
     ),
     modifiers(&BearerAuth)
@@ -168,6 +170,9 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(webhooks::create_webhook)
             .service(webhooks::list_webhooks)
             .service(webhooks::delete_webhook)
+            .service(alerts::create_alert)
+            .service(alerts::confirm_alert)
+            .service(alerts::cancel_alert)
             .service(admin::create_staff)
             .service(admin::list_staff)
             .service(admin::update_staff)

@@ -260,3 +260,31 @@ pub async fn route_ids(
         department,
     })
 }
+
+/// The language and name of jurisdiction `id`.
+pub async fn jurisdiction_locale(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+) -> QueryResult<(String, String)> {
+    jurisdictions::table
+        .find(id)
+        .select((jurisdictions::locale, jurisdictions::name))
+        .first(conn)
+        .await
+}
+
+/// The id of service area `code` in `jurisdiction`.
+pub async fn service_area_id(
+    conn: &mut AsyncPgConnection,
+    jurisdiction: i64,
+    code: &str,
+) -> QueryResult<Option<i64>> {
+    use crate::schema::service_areas;
+    service_areas::table
+        .filter(service_areas::jurisdiction_id.eq(jurisdiction))
+        .filter(service_areas::code.eq(code))
+        .select(service_areas::id)
+        .first(conn)
+        .await
+        .optional()
+}

@@ -53,6 +53,7 @@ pub async fn insert_with_new_incident(
             .await?;
         crate::jobs::announce_incident(conn, incident_id, "created").await?;
         crate::outbox::enqueue_report_created(conn, report_id).await?;
+        crate::alerts::enqueue_immediate(conn, report_id).await?;
         record_event(
             conn,
             NewReportEvent {

@@ -260,7 +260,8 @@ diesel::table! {
         destination -> Text,
         department_id -> Nullable<Int8>,
         subscription_id -> Nullable<Int8>,
-        report_id -> Int8,
+        report_id -> Nullable<Int8>,
+        alert_id -> Nullable<Int8>,
         payload -> Jsonb,
         delivery_key -> Text,
         state -> Text,
@@ -282,6 +283,26 @@ diesel::table! {
         events -> Array<Text>,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    area_alerts (id) {
+        id -> Int8,
+        jurisdiction_id -> Int8,
+        email -> Text,
+        center -> Nullable<Geography>,
+        radius_m -> Nullable<Int4>,
+        service_area_id -> Nullable<Int8>,
+        category_codes -> Array<Text>,
+        frequency -> Text,
+        created_at -> Timestamptz,
+        confirmed_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+        last_digest_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -338,4 +359,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_optouts,
     webhook_subscriptions,
     forwards,
+    area_alerts,
 );

@@ -161,6 +161,9 @@ impl Worker {
                     if let Err(error) = self.poll_forwards().await {
                         tracing::warn!(%error, "could not read forwarded reports back");
                     }
+                    if let Err(error) = self.queue_digests().await {
+                        tracing::warn!(%error, "could not queue the alert digests");
+                    }
                     next_poll = tokio::time::Instant::now() + self.settings.status_poll_interval;
                 }
                 match self.run_once().await {
@@ -223,11 +226,17 @@ impl Worker {
     ) -> Result<Outcome, AttemptError> {
         let database =
             |error: signalons_db::DbError| AttemptError::Transient(format!("database: {error}"));
-        let report = reports::find_public(conn, message.report_id)
+        if matches!(message.message.as_str(), "alert_confirm" | "area_digest") {
+            return self.alert_mail(conn, message).await;
+        }
+        let report_id = message
+            .report_id
+            .ok_or_else(|| AttemptError::Permanent("a message without its report".to_owned()))?;
+        let report = reports::find_public(conn, report_id)
             .await
             .map_err(database)?
             .ok_or_else(|| AttemptError::Permanent("the report no longer exists".to_owned()))?;
-        let context = outbox::context(conn, message.report_id, message.department_id)
+        let context = outbox::context(conn, report_id, message.department_id)
             .await
             .map_err(database)?;
         let letter = render::Letter::new(&self.settings, message, &report, &context);
@@ -307,10 +316,74 @@ impl Worker {
                 )
                 .await
             }
+            "area_alert" => {
+                let alert = message.alert_id.unwrap_or_default();
+                let unsubscribe = letter.unsubscribe_url(&message.destination);
+                self.send_mail(
+                    &message.destination,
+                    letter.area_alert_mail(alert, &unsubscribe),
+                    Some(&unsubscribe),
+                )
+                .await
+            }
             other => Err(AttemptError::Permanent(format!(
                 "unknown message kind {other}"
             ))),
         }
+    }
+
+    /// An alert's confirmation request or daily digest (messages about no single report).
+    async fn alert_mail(
+        &self,
+        conn: &mut signalons_db::AsyncPgConnection,
+        message: &OutboxMessage,
+    ) -> Result<Outcome, AttemptError> {
+        let database =
+            |error: signalons_db::DbError| AttemptError::Transient(format!("database: {error}"));
+        let alert = message.alert_id.ok_or_else(|| {
+            AttemptError::Permanent("an alert message without its alert".to_owned())
+        })?;
+        let (locale, city) =
+            signalons_db::catalog::jurisdiction_locale(conn, message.jurisdiction_id)
+                .await
+                .map_err(database)?;
+        let french = locale.starts_with("fr");
+        let key = message.delivery_key.clone();
+        if message.message == "alert_confirm" {
+            let (subject, body) = render::alert_confirmation(&self.settings, alert, french, &city);
+            return self
+                .send_mail(&message.destination, (subject, body, key), None)
+                .await;
+        }
+        let ids: Vec<i64> = message.payload["report_ids"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(serde_json::Value::as_i64)
+                    .take(100)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(report) = reports::find_public(conn, id).await.map_err(database)? {
+                found.push(report);
+            }
+        }
+        if found.is_empty() {
+            return Ok(Outcome::Skipped(
+                "the reports of this digest are gone".to_owned(),
+            ));
+        }
+        let unsubscribe = render::unsubscribe_url(&self.settings, &message.destination);
+        let (subject, body) =
+            render::alert_digest(&self.settings, alert, french, &found, &unsubscribe);
+        self.send_mail(
+            &message.destination,
+            (subject, body, key),
+            Some(&unsubscribe),
+        )
+        .await
     }
 
     async fn send_mail(
@@ -421,6 +494,12 @@ impl Worker {
                 "open311 answer without an id: {body}"
             ))),
         }
+    }
+
+    /// Queues the daily digests of area alerts that are due.
+    pub async fn queue_digests(&self) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+        let mut conn = self.pool.get().await?;
+        Ok(signalons_db::alerts::enqueue_digests(&mut conn, Utc::now()).await?)
     }
 
     /// Reads back the status of reports forwarded to other Open311 servers: those closed

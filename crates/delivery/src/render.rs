@@ -117,11 +117,7 @@ impl<'a> Letter<'a> {
 
     /// The link that stops notifications to `email`.
     pub fn unsubscribe_url(&self, email: &str) -> String {
-        format!(
-            "{}/api/v1/unsubscribe?token={}",
-            self.settings.public_url.trim_end_matches('/'),
-            unsubscribe_token(&self.settings.unsubscribe_key, email)
-        )
+        unsubscribe_url(self.settings, email)
     }
 
     /// Subject, body and delivery key of a department's copy of a new report.
@@ -237,5 +233,129 @@ impl<'a> Letter<'a> {
                 "created_at": r.created_at,
             }
         })
+    }
+}
+
+/// The link that stops every notification to `email`.
+pub fn unsubscribe_url(settings: &DeliverySettings, email: &str) -> String {
+    format!(
+        "{}/api/v1/unsubscribe?token={}",
+        settings.public_url.trim_end_matches('/'),
+        unsubscribe_token(&settings.unsubscribe_key, email)
+    )
+}
+
+/// Links that act on an alert: confirm it, cancel it.
+pub fn alert_link(settings: &DeliverySettings, action: &str, alert: i64) -> String {
+    format!(
+        "{}/api/v1/alerts/{action}?token={}",
+        settings.public_url.trim_end_matches('/'),
+        signalons_domain::delivery::signed_token(
+            &settings.unsubscribe_key,
+            &format!("{action}-alert"),
+            &alert.to_string()
+        )
+    )
+}
+
+/// Subject and body asking the address to confirm a new alert.
+pub fn alert_confirmation(
+    settings: &DeliverySettings,
+    alert: i64,
+    french: bool,
+    city: &str,
+) -> (String, String) {
+    let confirm = alert_link(settings, "confirm", alert);
+    if french {
+        (
+            format!("Confirmez votre alerte Signalons ({city})"),
+            format!(
+                "Quelqu'un (vous, espérons-le) a demandé à recevoir les nouveaux signalements d'un \
+                 secteur de {city} à cette adresse.\n\nPour confirmer : {confirm}\n\n\
+                 Sans confirmation, vous ne recevrez rien.\n"
+            ),
+        )
+    } else {
+        (
+            format!("Confirm your Signalons alert ({city})"),
+            format!(
+                "Someone (you, we hope) asked for new reports in an area of {city} to be sent \
+                 to this address.\n\nTo confirm: {confirm}\n\nWithout confirmation, nothing will \
+                 be sent.\n"
+            ),
+        )
+    }
+}
+
+/// Subject and body of a daily digest of new problems in an alert's area.
+pub fn alert_digest(
+    settings: &DeliverySettings,
+    alert: i64,
+    french: bool,
+    reports: &[PublicReport],
+    unsubscribe: &str,
+) -> (String, String) {
+    let base = settings.public_url.trim_end_matches('/');
+    let lines: Vec<String> = reports
+        .iter()
+        .map(|r| {
+            let place = r
+                .address
+                .clone()
+                .unwrap_or_else(|| format!("{:.5}, {:.5}", r.location.y, r.location.x));
+            format!("- {} — {place}\n  {base}/reports/{}", r.category_name, r.id)
+        })
+        .collect();
+    let cancel = alert_link(settings, "cancel", alert);
+    if french {
+        (
+            format!("{} nouveaux signalements dans votre secteur", reports.len()),
+            format!(
+                "Depuis le dernier résumé :\n\n{}\n\nArrêter cette alerte : {cancel}\n\
+                 Ne plus rien recevoir (un clic) : {unsubscribe}\n",
+                lines.join("\n")
+            ),
+        )
+    } else {
+        (
+            format!("{} new reports in your area", reports.len()),
+            format!(
+                "Since the last digest:\n\n{}\n\nStop this alert: {cancel}\n\
+                 Stop all these emails (one click): {unsubscribe}\n",
+                lines.join("\n")
+            ),
+        )
+    }
+}
+
+impl Letter<'_> {
+    /// Subject, body and delivery key of an immediate alert for a new problem.
+    pub fn area_alert_mail(&self, alert: i64, unsubscribe: &str) -> (String, String, String) {
+        let category = &self.context.category_label;
+        let cancel = alert_link(self.settings, "cancel", alert);
+        let (subject, body) = if self.french {
+            (
+                format!("Nouveau près de chez vous : {category}, {}", self.place()),
+                format!(
+                    "Un nouveau problème a été signalé dans votre secteur : {category}, {}.\n\n\
+                     Le voir (et dire « moi aussi ») : {}\n\n\
+                     Arrêter cette alerte : {cancel}\nNe plus rien recevoir (un clic) : {unsubscribe}\n",
+                    self.place(),
+                    self.report_url()
+                ),
+            )
+        } else {
+            (
+                format!("New near you: {category} at {}", self.place()),
+                format!(
+                    "A new problem was reported in your area: {category} at {}.\n\n\
+                     See it (and say \"me too\"): {}\n\n\
+                     Stop this alert: {cancel}\nStop all these emails (one click): {unsubscribe}\n",
+                    self.place(),
+                    self.report_url()
+                ),
+            )
+        };
+        (subject, body, self.message.delivery_key.clone())
     }
 }

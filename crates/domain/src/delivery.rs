@@ -180,34 +180,46 @@ pub fn unsubscribe_key(secret: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-/// A token that unsubscribes `email` from notifications, signed with `key`.
-pub fn unsubscribe_token(key: &[u8], email: &str) -> String {
-    let email = email.trim().to_lowercase();
-    let digest = mac(key, &[b"unsubscribe:", email.as_bytes()])
+/// A token carrying `value` for `purpose` (unsubscribing an address, confirming or cancelling
+/// an alert), signed with `key`: `<hex value>.<hex HMAC-SHA256>`.
+pub fn signed_token(key: &[u8], purpose: &str, value: &str) -> String {
+    let digest = mac(key, &[purpose.as_bytes(), b":", value.as_bytes()])
         .finalize()
         .into_bytes();
-    format!("{}.{}", hex(email.as_bytes()), hex(&digest))
+    format!("{}.{}", hex(value.as_bytes()), hex(&digest))
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || text.len() > 600 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The value a token for `purpose` carries, when its signature holds.
+pub fn verify_signed_token(key: &[u8], purpose: &str, token: &str) -> Option<String> {
+    let (value, signature) = token.split_once('.')?;
+    let value = String::from_utf8(unhex(value)?).ok()?;
+    mac(key, &[purpose.as_bytes(), b":", value.as_bytes()])
+        .verify_slice(&unhex(signature)?)
+        .ok()
+        .map(|()| value)
+}
+
+/// The purpose of unsubscribe tokens.
+pub const UNSUBSCRIBE: &str = "unsubscribe";
+
+/// A token that unsubscribes `email` from notifications, signed with `key`.
+pub fn unsubscribe_token(key: &[u8], email: &str) -> String {
+    signed_token(key, UNSUBSCRIBE, &email.trim().to_lowercase())
 }
 
 /// The email an unsubscribe token was made for, when its signature holds.
 pub fn verify_unsubscribe_token(key: &[u8], token: &str) -> Option<String> {
-    let (email_hex, signature) = token.split_once('.')?;
-    if email_hex.len() > 600 || email_hex.len() % 2 != 0 {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..email_hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(email_hex.get(i..i + 2)?, 16).ok())
-        .collect();
-    let email = String::from_utf8(bytes?).ok()?;
-    let expected: Option<Vec<u8>> = (0..signature.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(signature.get(i..i + 2)?, 16).ok())
-        .collect();
-    mac(key, &[b"unsubscribe:", email.as_bytes()])
-        .verify_slice(&expected?)
-        .ok()
-        .map(|()| email)
+    verify_signed_token(key, UNSUBSCRIBE, token)
 }
 
 #[cfg(test)]
@@ -314,5 +326,11 @@ mod tests {
         let forged = token.replacen(&token[..2], "62", 1);
         assert_eq!(verify_unsubscribe_token(b"key", &forged), None);
         assert_eq!(verify_unsubscribe_token(b"key", "garbage"), None);
+        let confirm = signed_token(b"key", "confirm-alert", "42");
+        assert_eq!(
+            verify_signed_token(b"key", "confirm-alert", &confirm).as_deref(),
+            Some("42")
+        );
+        assert_eq!(verify_signed_token(b"key", "cancel-alert", &confirm), None);
     }
 }

@@ -712,3 +712,132 @@ async fn a_department_with_its_own_open311_server_gets_reports_forwarded_and_its
             .contains("attribute[position]")
     );
 }
+
+fn link_in(mail: &str, marker: &str) -> String {
+    let body = text(mail);
+    let start = body
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {body}"));
+    let url: String = body[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    url.trim_start_matches("https://signalons.example.org")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn residents_watch_an_area_once_they_confirmed_it() {
+    let app = TestApp::spawn().await;
+    let (lat, long) = DORCHESTER;
+    let refused = app
+        .post_json("/api/v1/alerts", &json!({"email": "watcher@example.org", "latitude": lat, "longitude": long, "radius_m": 10}))
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let created = app
+        .post_json(
+            "/api/v1/alerts",
+            &json!({"email": "watcher@example.org", "latitude": lat, "longitude": long,
+                                             "radius_m": 300, "categories": ["pothole"]}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::ACCEPTED);
+
+    // Before confirmation nothing but the confirmation is sent.
+    let mails = app.mail.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails.len(), 1);
+    report(&app, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.mail.mails().len(), 1, "unconfirmed alerts send nothing");
+    let confirm = link_in(
+        &mails[0],
+        "https://signalons.example.org/api/v1/alerts/confirm",
+    );
+    let forged = app.get(&confirm.replace("token=", "token=31")).await;
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+    let confirmed = app.get(&confirm).await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+
+    // A new pothole 150 m away: a mail. Graffiti there, or a pothole across town: none.
+    report(
+        &app,
+        json!({"latitude": lat + 0.0013, "address": "40 Dorchester Ave"}),
+    )
+    .await;
+    report(
+        &app,
+        json!({"category": "graffiti", "latitude": lat + 0.0005}),
+    )
+    .await;
+    report(&app, json!({"latitude": 42.3503, "longitude": -71.0810})).await;
+    let mails = app.mail.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mails_now = app.mail.mails();
+    assert_eq!(mails_now.len(), 2, "{mails:?}");
+    let alert = &mails_now[1];
+    assert!(
+        header(alert, "Subject")
+            .unwrap()
+            .contains("40 Dorchester Ave"),
+        "{alert}"
+    );
+    assert!(header(alert, "List-Unsubscribe").is_some());
+
+    // Cancelled from the mail: no more.
+    let cancel = link_in(alert, "https://signalons.example.org/api/v1/alerts/cancel");
+    assert_eq!(app.get(&cancel).await.status(), StatusCode::OK);
+    report(
+        &app,
+        json!({"latitude": lat - 0.0013, "address": "2 Dorchester Ave"}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(app.mail.mails().len(), 2);
+}
+
+#[tokio::test]
+async fn a_daily_alert_sends_one_digest_of_the_new_problems_in_its_area() {
+    let app = TestApp::spawn().await;
+    let created = app
+        .post_json(
+            "/api/v1/alerts",
+            &json!({"email": "digest@example.org", "area": "dorchester",
+                                             "jurisdiction": "boston", "frequency": "daily"}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::ACCEPTED);
+    let mails = app.mail.wait_for(1, Duration::from_secs(10)).await;
+    let confirm = link_in(
+        &mails[0],
+        "https://signalons.example.org/api/v1/alerts/confirm",
+    );
+    assert_eq!(app.get(&confirm).await.status(), StatusCode::OK);
+    let first = report(&app, json!({})).await;
+    let second = report(
+        &app,
+        json!({"category": "graffiti", "latitude": DORCHESTER.0 + 0.002}),
+    )
+    .await;
+    // As if confirmed yesterday: the two problems reported since are due in a digest.
+    let mut conn = app.db.connect().await;
+    diesel::sql_query("UPDATE area_alerts SET confirmed_at = now() - interval '25 hours'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mails = app.mail.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        app.mail.mails().len(),
+        2,
+        "one digest, not one mail per report: {mails:?}"
+    );
+    let digest = text(&app.mail.mails()[1]);
+    assert!(
+        digest.contains(&format!("/reports/{}", first["id"])),
+        "{digest}"
+    );
+    assert!(
+        digest.contains(&format!("/reports/{}", second["id"])),
+        "{digest}"
+    );
+}
