@@ -81,22 +81,25 @@ diesel::define_sql_function! {
     fn coalesce_bool(value: Nullable<Bool>, fallback: Bool) -> Bool;
 }
 
-/// The open jobs of `filter`, most urgent first: priority, then overdue ones, then (when the
-/// crew's position is known) the nearest kilometre band, then the oldest.
-pub async fn queue(
-    conn: &mut AsyncPgConnection,
-    filter: &QueueFilter,
-    now: DateTime<Utc>,
-) -> QueryResult<Vec<QueueRow>> {
-    let mut query = incidents::table
-        .inner_join(categories::table.on(categories::id.eq(incidents::category_id)))
-        .left_join(departments::table.on(departments::id.nullable().eq(incidents::department_id)))
-        .left_join(
-            service_areas::table.on(service_areas::id.nullable().eq(incidents::service_area_id)),
-        )
-        .filter(incidents::jurisdiction_id.eq(filter.jurisdiction_id))
-        .filter(incidents::closed_at.is_null())
-        .select((
+/// Incidents with the names of their category, department and service area.
+macro_rules! jobs_with_names {
+    () => {
+        incidents::table
+            .inner_join(categories::table.on(categories::id.eq(incidents::category_id)))
+            .left_join(
+                departments::table.on(departments::id.nullable().eq(incidents::department_id)),
+            )
+            .left_join(
+                service_areas::table
+                    .on(service_areas::id.nullable().eq(incidents::service_area_id)),
+            )
+    };
+}
+
+/// The columns of a [`QueueRow`], overdue as of `$now`.
+macro_rules! job_columns {
+    ($now:expr) => {
+        (
             incidents::id,
             incidents::jurisdiction_id,
             categories::code,
@@ -117,8 +120,27 @@ pub async fn queue(
             incidents::updated_at,
             incidents::due_at,
             incidents::closed_at,
-            coalesce_bool(incidents::due_at.lt(now), false),
-        ))
+            coalesce_bool(
+                incidents::due_at
+                    .lt($now)
+                    .and(incidents::closed_at.is_null()),
+                false,
+            ),
+        )
+    };
+}
+
+/// The open jobs of `filter`, most urgent first: priority, then overdue ones, then (when the
+/// crew's position is known) the nearest kilometre band, then the oldest.
+pub async fn queue(
+    conn: &mut AsyncPgConnection,
+    filter: &QueueFilter,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<QueueRow>> {
+    let mut query = jobs_with_names!()
+        .filter(incidents::jurisdiction_id.eq(filter.jurisdiction_id))
+        .filter(incidents::closed_at.is_null())
+        .select(job_columns!(now))
         .into_boxed();
     if let Some(departments) = &filter.department_ids {
         query = query.filter(incidents::department_id.eq_any(departments.clone()));
@@ -206,41 +228,9 @@ pub async fn find(
     id: i64,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<QueueRow>> {
-    incidents::table
-        .find(id)
-        .inner_join(categories::table.on(categories::id.eq(incidents::category_id)))
-        .left_join(departments::table.on(departments::id.nullable().eq(incidents::department_id)))
-        .left_join(
-            service_areas::table.on(service_areas::id.nullable().eq(incidents::service_area_id)),
-        )
-        .select((
-            incidents::id,
-            incidents::jurisdiction_id,
-            categories::code,
-            categories::name,
-            incidents::status,
-            incidents::priority,
-            departments::code.nullable(),
-            service_areas::code.nullable(),
-            service_areas::name.nullable(),
-            incidents::location,
-            incidents::address,
-            incidents::summary,
-            incidents::report_count,
-            incidents::supporters_count,
-            incidents::assignee_id,
-            incidents::version,
-            incidents::created_at,
-            incidents::updated_at,
-            incidents::due_at,
-            incidents::closed_at,
-            coalesce_bool(
-                incidents::due_at
-                    .lt(now)
-                    .and(incidents::closed_at.is_null()),
-                false,
-            ),
-        ))
+    jobs_with_names!()
+        .filter(incidents::id.eq(id))
+        .select(job_columns!(now))
         .first(conn)
         .await
         .optional()
