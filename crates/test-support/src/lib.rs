@@ -125,7 +125,7 @@ async fn ensure_template(contents: Contents) -> String {
     name
 }
 
-/// Templates of older schemas or data pile up otherwise, one per change.
+/// Templates of older schemas or data pile up otherwise, one per change; the newest are kept.
 async fn drop_stale_templates(conn: &mut AsyncPgConnection) {
     #[derive(QueryableByName)]
     struct Name {
@@ -136,8 +136,11 @@ async fn drop_stale_templates(conn: &mut AsyncPgConnection) {
         template_name(Contents::Empty),
         template_name(Contents::BostonCatalog),
     ];
+    // Other checkouts of the project (branches, worktrees) may be testing against their own
+    // templates right now: only the oldest beyond the newest dozen are dropped.
     let names: Vec<Name> = diesel::sql_query(
-        "SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'sig\\_tpl\\_%'",
+        "SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'sig\\_tpl\\_%' \
+         ORDER BY oid DESC OFFSET 12",
     )
     .load(conn)
     .await
