@@ -4,11 +4,13 @@
 pub mod accounts;
 pub mod alerts;
 pub mod api_keys;
+pub mod bulk;
 pub mod catalog;
 pub mod functions;
 pub mod import;
 pub mod incidents;
 pub mod jobs;
+pub mod map;
 pub mod migrations;
 pub mod models;
 pub mod open311;

@@ -147,6 +147,7 @@ diesel::table! {
         closed_at -> Nullable<Timestamptz>,
         reporter_id -> Nullable<Int8>,
         device_hash -> Nullable<Bytea>,
+        map_folded -> Bool,
     }
 }
 
@@ -248,6 +249,16 @@ diesel::table! {
         target_id -> Nullable<Int8>,
         detail -> Jsonb,
         created_at -> Timestamptz,
+    /// Report counts per map grid cell, category and status (see the `map_aggregates` migration).
+    map_cells (level, cell_x, cell_y, category_id, status) {
+        level -> Int2,
+        cell_x -> Int4,
+        cell_y -> Int4,
+        category_id -> Int8,
+        status -> Text,
+        reports -> Int4,
+        sum_lon -> Float8,
+        sum_lat -> Float8,
     }
 }
 
@@ -360,4 +371,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_subscriptions,
     forwards,
     area_alerts,
+    map_cells,
 );

@@ -8,6 +8,7 @@ pub mod dedup;
 pub mod delivery;
 pub mod geo_types;
 pub mod listing;
+pub mod map_grid;
 pub mod report;
 pub mod routing;
 pub mod status;

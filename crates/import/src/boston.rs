@@ -512,6 +512,49 @@ pub async fn load_catalog(
     Ok(categories)
 }
 
+/// The cases placed in their service areas and routed by the same rules as new reports, ready
+/// to load (cases of a category the catalog does not know are left out).
+pub async fn route_cases(
+    conn: &mut AsyncPgConnection,
+    jurisdiction: i64,
+    categories: &HashMap<String, (i64, i16)>,
+    dedup_groups: &HashMap<String, String>,
+    cases: &[Case],
+) -> QueryResult<Vec<HistoricalReport>> {
+    let (rules, default_department) = routing_rules(conn, jurisdiction).await?;
+    let mut routed = Vec::with_capacity(cases.len());
+    for batch in cases.chunks(BATCH) {
+        let points: Vec<(f64, f64)> = batch.iter().map(|c| (c.longitude, c.latitude)).collect();
+        let areas = place_many(conn, jurisdiction, &points).await?;
+        routed.extend(batch.iter().zip(areas).filter_map(|(case, area)| {
+            let (category_id, priority) = *categories.get(&case.category)?;
+            let dedup_group = dedup_groups.get(&case.category)?;
+            let question = RoutingQuestion {
+                category_id,
+                dedup_group,
+                service_area_id: area,
+            };
+            let description = Description::new(&case.title).unwrap_or_default();
+            Some(HistoricalReport {
+                external_id: case.id.clone(),
+                category_id,
+                longitude: case.longitude,
+                latitude: case.latitude,
+                address: case.address.clone(),
+                description: description.as_str().to_owned(),
+                status: case.status.as_str(),
+                priority,
+                department_id: choose_department(&rules, question, default_department),
+                service_area_id: area,
+                opened_at: case.opened_at,
+                closed_at: case.closed_at,
+                closure_note: case.closure_reason.chars().take(4000).collect(),
+            })
+        }));
+    }
+    Ok(routed)
+}
+
 /// Loads the historical cases, routed by the same rules as new reports.
 pub async fn load_history(
     conn: &mut AsyncPgConnection,
@@ -520,41 +563,10 @@ pub async fn load_history(
     dedup_groups: &HashMap<String, String>,
     cases: &[Case],
 ) -> QueryResult<usize> {
-    let (rules, default_department) = routing_rules(conn, jurisdiction).await?;
+    let routed = route_cases(conn, jurisdiction, categories, dedup_groups, cases).await?;
     let mut inserted = 0;
-    for batch in cases.chunks(BATCH) {
-        let points: Vec<(f64, f64)> = batch.iter().map(|c| (c.longitude, c.latitude)).collect();
-        let areas = place_many(conn, jurisdiction, &points).await?;
-        let reports: Vec<HistoricalReport> = batch
-            .iter()
-            .zip(areas)
-            .filter_map(|(case, area)| {
-                let (category_id, priority) = *categories.get(&case.category)?;
-                let dedup_group = dedup_groups.get(&case.category)?;
-                let question = RoutingQuestion {
-                    category_id,
-                    dedup_group,
-                    service_area_id: area,
-                };
-                let description = Description::new(&case.title).unwrap_or_default();
-                Some(HistoricalReport {
-                    external_id: case.id.clone(),
-                    category_id,
-                    longitude: case.longitude,
-                    latitude: case.latitude,
-                    address: case.address.clone(),
-                    description: description.as_str().to_owned(),
-                    status: case.status.as_str(),
-                    priority,
-                    department_id: choose_department(&rules, question, default_department),
-                    service_area_id: area,
-                    opened_at: case.opened_at,
-                    closed_at: case.closed_at,
-                    closure_note: case.closure_reason.chars().take(4000).collect(),
-                })
-            })
-            .collect();
-        inserted += insert_historical_reports(conn, jurisdiction, &reports).await?;
+    for batch in routed.chunks(BATCH) {
+        inserted += insert_historical_reports(conn, jurisdiction, batch).await?;
     }
     Ok(inserted)
 }

@@ -3,3 +3,4 @@
 pub mod areas;
 pub mod boston;
 pub mod recluster;
+pub mod synthetic;
