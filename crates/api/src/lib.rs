@@ -15,6 +15,7 @@ pub mod health;
 pub mod incidents;
 pub mod jobs;
 pub mod live;
+pub mod map;
 pub mod open311;
 pub mod rate_limit;
 pub mod reports;
@@ -180,6 +181,7 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(admin_catalog::put_category)
             .service(admin_catalog::post_areas)
             .service(admin_catalog::put_route)
+            .service(map::map_clusters)
             .default_service(web::to(not_found)),
     );
     config.service(health::healthz).service(health::readyz);

@@ -580,6 +580,34 @@ fn comma_list(text: &Option<String>) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// The `category` and `status` comma lists of a list query, checked: category codes and
+/// public statuses.
+pub(crate) fn kind_filters(
+    category: &Option<String>,
+    status: &Option<String>,
+    errors: &mut Vec<FieldError>,
+) -> (Vec<String>, Vec<&'static str>) {
+    let categories = comma_list(category);
+    for code in &categories {
+        check("category", CategoryCode::new(code), errors);
+    }
+    if categories.len() > MAX_LISTED_VALUES {
+        errors.push(FieldError::new(
+            "category",
+            Violation::new("too_many_values", "at most 50 categories"),
+        ));
+    }
+    let statuses = comma_list(status)
+        .iter()
+        .filter_map(|text| check("status", text.parse::<ReportStatus>(), errors))
+        .map(ReportStatus::as_str)
+        .collect();
+    (
+        categories.into_iter().map(str::to_owned).collect(),
+        statuses,
+    )
+}
+
 impl ReportQuery {
     fn to_filter(&self) -> Result<(ReportFilter, PageSize), ApiError> {
         let mut errors = Vec::new();
@@ -632,22 +660,7 @@ impl ReportQuery {
                     None
                 }
             };
-        let categories = comma_list(&self.category);
-        for code in &categories {
-            check("category", CategoryCode::new(code), &mut errors);
-        }
-        let statuses = comma_list(&self.status);
-        let statuses: Vec<&'static str> = statuses
-            .iter()
-            .filter_map(|text| check("status", text.parse::<ReportStatus>(), &mut errors))
-            .map(ReportStatus::as_str)
-            .collect();
-        if categories.len() > MAX_LISTED_VALUES {
-            errors.push(FieldError::new(
-                "category",
-                Violation::new("too_many_values", "at most 50 categories"),
-            ));
-        }
+        let (categories, statuses) = kind_filters(&self.category, &self.status, &mut errors);
         let before_id = self
             .cursor
             .as_deref()
@@ -674,7 +687,7 @@ impl ReportQuery {
         let filter = ReportFilter {
             area,
             jurisdiction_slug: self.jurisdiction.clone(),
-            category_codes: categories.into_iter().map(str::to_owned).collect(),
+            category_codes: categories,
             statuses,
             updated_since: self.updated_since,
             before_id,

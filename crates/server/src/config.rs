@@ -20,6 +20,9 @@ pub struct Config {
     pub database_pool_size: usize,
     /// HTTP worker threads; 0 means one per core (`SIGNALONS_HTTP_WORKERS`).
     pub http_workers: usize,
+    /// Seconds between two folds of new reports into the stored map counts
+    /// (`SIGNALONS_MAP_FOLD_SECONDS`); 0 turns folding off.
+    pub map_fold_seconds: u64,
     /// The built PWA, served at `/` when present (`SIGNALONS_PWA_DIR`).
     pub pwa_dir: PathBuf,
     /// The Boston demo data loaded by `seed demo` (`SIGNALONS_DEMO_DIR`).
@@ -84,6 +87,7 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_pool_size: 16,
             http_workers: 0,
+            map_fold_seconds: 5,
             pwa_dir: PathBuf::from("pwa/dist"),
             demo_dir: PathBuf::from("data/boston-2015"),
             log: "info".to_owned(),
@@ -197,6 +201,7 @@ impl std::fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("database_pool_size", &self.database_pool_size)
             .field("http_workers", &self.http_workers)
+            .field("map_fold_seconds", &self.map_fold_seconds)
             .field("pwa_dir", &self.pwa_dir)
             .field("demo_dir", &self.demo_dir)
             .field("log", &self.log)

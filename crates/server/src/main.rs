@@ -403,6 +403,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "serving on http://{}",
         config.bind
     );
+    if config.map_fold_seconds > 0 {
+        tokio::spawn(signalons_api::map::fold_periodically(
+            pool.clone(),
+            std::time::Duration::from_secs(config.map_fold_seconds),
+        ));
+    }
     let settings = HttpSettings {
         pwa_dir: Some(config.pwa_dir.clone()),
         workers: (config.http_workers > 0).then_some(config.http_workers),
