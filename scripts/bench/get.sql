@@ -1,0 +1,4 @@
+-- The SQL the handler runs (captured with log_statement), with the same inputs; pgbench runs
+-- it with prepared statements as the ceiling the API is measured against.
+\set id random(:min_id, :max_id)
+SELECT "public_reports"."id", "public_reports"."jurisdiction_id", "public_reports"."jurisdiction_slug", "public_reports"."category_id", "public_reports"."category_code", "public_reports"."category_name", "public_reports"."incident_id", "public_reports"."location", "public_reports"."location_accuracy_m", "public_reports"."address", "public_reports"."description", "public_reports"."status", "public_reports"."priority", "public_reports"."department_code", "public_reports"."department_name", "public_reports"."service_area_code", "public_reports"."service_area_name", "public_reports"."source", "public_reports"."created_at", "public_reports"."updated_at", "public_reports"."closed_at" FROM "public_reports" WHERE ("public_reports"."id" = :id) LIMIT 1;
