@@ -5,6 +5,7 @@
 // Endpoints still to come slot in beside these: login and the crew queue.
 import createClient from 'openapi-fetch';
 import type { components, paths } from './generated/api';
+import { tileAlignedBBox } from './tiles';
 
 type Schemas = components['schemas'];
 export type Report = Schemas['Report'];
@@ -22,6 +23,8 @@ export type MatchReason = Schemas['MatchReason'];
 export type Incident = Schemas['Incident'];
 export type SupportRequest = Schemas['SupportRequest'];
 export type SupportResult = Schemas['SupportResult'];
+export type MapCluster = Schemas['Cluster'];
+export type ClusterList = Schemas['ClusterList'];
 
 /** West, south, east, north in degrees. */
 export type BBox = [number, number, number, number];
@@ -71,6 +74,29 @@ export interface ReportFilter {
 }
 
 export const MAX_PAGE = 200;
+
+/** The reports of the map tiles covering `bbox` at `zoom`, counted per cell by the server
+ *  (exact counts, whatever the number of reports; revalidated with the ETag by the browser). */
+export async function mapClusters(
+  bbox: BBox,
+  zoom: number,
+  filter: ReportFilter,
+  signal?: AbortSignal,
+): Promise<ClusterList> {
+  return unwrap(
+    await client.GET('/api/v1/map/clusters', {
+      params: {
+        query: {
+          bbox: tileAlignedBBox(bbox, zoom).join(','),
+          zoom,
+          category: filter.category || undefined,
+          status: filter.status || undefined,
+        },
+      },
+      signal,
+    }),
+  );
+}
 
 /** The newest reports in a viewport, up to `max` (several pages when needed). */
 export async function listReportsInBBox(

@@ -49,12 +49,12 @@ const en = {
   'map.count.0': 'No report in this area.',
   'map.count.1': '1 report in this area.',
   'map.count.n': '{n} reports in this area.',
-  'map.count.more': 'Showing the {n} most recent reports in this area; zoom in to see others.',
   'map.error': 'Could not load the reports: {detail}',
   'map.list': 'Reports in this area',
   'map.list.more': 'and {n} more on the map',
   'map.unavailable': 'The map could not load. The list below still works.',
   'map.cluster': '{n} reports: zoom in',
+  'map.single': 'One report: zoom in',
   'map.nobasemap': 'No background map is configured; reports are drawn on a blank canvas.',
 
   'report.title': 'Report a problem',
@@ -244,13 +244,12 @@ const fr: Record<MessageKey, string> = {
   'map.count.0': 'Aucun signalement dans cette zone.',
   'map.count.1': '1 signalement dans cette zone.',
   'map.count.n': '{n} signalements dans cette zone.',
-  'map.count.more':
-    'Les {n} signalements les plus récents de cette zone sont affichés ; zoomez pour voir les autres.',
   'map.error': 'Impossible de charger les signalements : {detail}',
   'map.list': 'Signalements dans cette zone',
   'map.list.more': 'et {n} autres sur la carte',
   'map.unavailable': 'La carte n’a pas pu se charger. La liste ci-dessous fonctionne toujours.',
   'map.cluster': '{n} signalements : zoomer',
+  'map.single': 'Un signalement : zoomer',
   'map.nobasemap':
     'Aucun fond de carte n’est configuré ; les signalements sont dessinés sur un fond vide.',
 

@@ -1,13 +1,10 @@
 // Everything that touches Leaflet, loaded on demand (import()) so the first screen does not wait
-// for it. Two maps: the browse map (reports, clustered) and the picker (one draggable marker).
+// for it. Two maps: the browse map (the server's clusters of reports) and the picker (one
+// draggable marker).
 import L from 'leaflet';
 import 'leaflet/dist/leaflet.css';
-import { gridCluster } from '../cluster';
 import type { TileConfig } from '../config';
-import type { BBox, Report } from '../api';
-import { statusSymbol, statusTone } from '../status';
-
-const CLUSTER_CELL_PX = 56;
+import type { BBox, MapCluster } from '../api';
 
 function addBasemap(map: L.Map, tiles: TileConfig): void {
   if (!tiles.url) {
@@ -41,12 +38,22 @@ function escapeHtml(text: string): string {
 }
 
 export interface MarkerLabels {
-  report(report: Report): string;
+  /** A lone report the server named. */
+  report(id: number): string;
+  /** A lone report not named at this zoom. */
+  single(): string;
   cluster(count: number): string;
 }
 
+/** What the map shows: its bounds and zoom. */
+export interface MapView {
+  bbox: BBox;
+  zoom: number;
+}
+
 export interface BrowseMap {
-  setReports(reports: readonly Report[], labels: MarkerLabels): void;
+  /** Draws the server's clusters (replacing the previous ones). */
+  setClusters(clusters: readonly MapCluster[], labels: MarkerLabels): void;
   setView(lat: number, lon: number, zoom: number): void;
   destroy(): void;
 }
@@ -56,7 +63,7 @@ export function createBrowseMap(
   options: {
     tiles: TileConfig;
     bounds: BBox;
-    onMove(bbox: BBox): void;
+    onMove(view: MapView): void;
     onSelect(id: number): void;
   },
 ): BrowseMap {
@@ -64,65 +71,47 @@ export function createBrowseMap(
   addBasemap(map, options.tiles);
   map.fitBounds(boundsOf(options.bounds));
   const layer = L.layerGroup().addTo(map);
-  let reports: readonly Report[] = [];
-  let labels: MarkerLabels | null = null;
 
-  function draw(): void {
-    layer.clearLayers();
-    if (!labels) return;
-    const zoom = map.getZoom();
-    const clusters = gridCluster(
-      reports,
-      (r) => map.project([r.latitude, r.longitude], zoom),
-      CLUSTER_CELL_PX,
-    );
-    for (const cluster of clusters) {
-      if (cluster.items.length === 1) {
-        const report = cluster.items[0];
-        const tone = statusTone(report.status);
-        L.marker([report.latitude, report.longitude], {
-          icon: L.divIcon({
-            className: `pin pin-${tone}`,
-            html: `<span aria-hidden="true">${escapeHtml(statusSymbol(report.status))}</span>`,
-            iconSize: [30, 30],
-            iconAnchor: [15, 15],
-          }),
-          title: labels.report(report),
-          riseOnHover: true,
-        })
-          .on('click', () => options.onSelect(report.id))
-          .addTo(layer);
-      } else {
-        const count = cluster.items.length;
-        const size = count < 10 ? 34 : count < 100 ? 40 : 46;
-        L.marker(map.unproject([cluster.x, cluster.y], zoom), {
-          icon: L.divIcon({
-            className: 'cluster',
-            html: `<span aria-hidden="true">${count}</span>`,
-            iconSize: [size, size],
-          }),
-          title: labels.cluster(count),
-        })
-          .on('click', () => {
-            const bounds = L.latLngBounds(cluster.items.map((r) => [r.latitude, r.longitude]));
-            const target = map.getBoundsZoom(bounds.pad(0.3));
-            if (target > zoom) map.fitBounds(bounds.pad(0.3));
-            else map.setView(bounds.getCenter(), Math.min(zoom + 2, map.getMaxZoom()));
-          })
-          .addTo(layer);
-      }
-    }
+  function zoomInto(lat: number, lon: number): void {
+    map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom()));
   }
 
-  map.on('zoomend', draw);
-  map.on('moveend', () => options.onMove(bboxOf(map)));
-  options.onMove(bboxOf(map));
+  map.on('moveend', () => options.onMove({ bbox: bboxOf(map), zoom: map.getZoom() }));
+  options.onMove({ bbox: bboxOf(map), zoom: map.getZoom() });
 
   return {
-    setReports(next, nextLabels) {
-      reports = next;
-      labels = nextLabels;
-      draw();
+    setClusters(clusters, labels) {
+      layer.clearLayers();
+      for (const cluster of clusters) {
+        const { latitude, longitude, count } = cluster;
+        const id = cluster.report_id ?? null;
+        if (count === 1) {
+          L.marker([latitude, longitude], {
+            icon: L.divIcon({
+              className: 'pin pin-open',
+              html: '<span aria-hidden="true">!</span>',
+              iconSize: [30, 30],
+              iconAnchor: [15, 15],
+            }),
+            title: id === null ? labels.single() : labels.report(id),
+            riseOnHover: true,
+          })
+            .on('click', () => (id === null ? zoomInto(latitude, longitude) : options.onSelect(id)))
+            .addTo(layer);
+        } else {
+          const size = count < 10 ? 34 : count < 100 ? 40 : count < 10_000 ? 46 : 54;
+          L.marker([latitude, longitude], {
+            icon: L.divIcon({
+              className: 'cluster',
+              html: `<span aria-hidden="true">${escapeHtml(compact(count))}</span>`,
+              iconSize: [size, size],
+            }),
+            title: labels.cluster(count),
+          })
+            .on('click', () => zoomInto(latitude, longitude))
+            .addTo(layer);
+        }
+      }
     },
     setView(lat, lon, zoom) {
       map.setView([lat, lon], zoom);
@@ -131,6 +120,13 @@ export function createBrowseMap(
       map.remove();
     },
   };
+}
+
+/** 1234 -> "1.2k", 1234567 -> "1.2M": a marker holds a few characters. */
+function compact(count: number): string {
+  if (count < 1000) return String(count);
+  if (count < 1_000_000) return `${(count / 1000).toFixed(count < 10_000 ? 1 : 0)}k`;
+  return `${(count / 1_000_000).toFixed(1)}M`;
 }
 
 /** A problem already reported, drawn on the picker beside the new marker. */

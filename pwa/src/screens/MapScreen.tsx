@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { listReportsInBBox, type BBox, type Report } from '../api';
+import { listReportsInBBox, mapClusters, type BBox, type MapCluster, type Report } from '../api';
 import { tileConfig } from '../config';
 import { countKey } from '../i18n';
 import { linkClick, navigate } from '../router';
@@ -12,14 +12,19 @@ import {
 } from '../state';
 import { CategoryOptions, DateTime, StatusBadge } from '../components';
 import { useLazyMap } from '../map/useLazyMap';
+import type { MapView } from '../map/leaflet';
 
-/** Reports loaded for one viewport at most (newest first, in pages of 200). */
-const MAX_REPORTS = 600;
+/** The newest reports listed under the map. */
 const LIST_LIMIT = 20;
+/** The zoom counted when there is no map (the whole city in a few cells). */
+const NO_MAP_ZOOM = 10;
 
 interface Loaded {
+  /** Every report in view, counted by the server. */
+  total: number;
+  clusters: MapCluster[];
+  /** The newest of them. */
   items: Report[];
-  complete: boolean;
 }
 
 /** Where the user is, if they already allowed it (no permission prompt on the first screen). */
@@ -48,7 +53,7 @@ export function MapScreen() {
   const catalog = useStore(catalogStore);
   const [category, setCategory] = useState('');
   const [status, setStatus] = useState<StatusFilter>('');
-  const [bbox, setBbox] = useState<BBox | null>(null);
+  const [view, setView] = useState<MapView | null>(null);
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -61,7 +66,7 @@ export function MapScreen() {
       createBrowseMap(element, {
         tiles: tileConfig(),
         bounds,
-        onMove: setBbox,
+        onMove: setView,
         onSelect: (id) => navigate(`/reports/${id}`),
       }),
   );
@@ -74,26 +79,26 @@ export function MapScreen() {
       });
     }
     // Without the map the list still shows the whole city.
-    if (mapFailed && jurisdictionBBox) setBbox(jurisdictionBBox);
+    if (mapFailed && jurisdictionBBox) setView({ bbox: jurisdictionBBox, zoom: NO_MAP_ZOOM });
     return () => {
       cancelled = true;
     };
   }, [map, mapFailed]);
 
-  // The reports in view, reloaded (debounced, older requests cancelled) when view or filters move.
+  // The reports in view, reloaded (debounced, older requests cancelled) when view or filters
+  // move: the server's clusters for the map and its count, one page of the newest for the list.
   useEffect(() => {
-    if (!bbox) return;
+    if (!view) return;
     const controller = new AbortController();
+    const filter = { category: category || undefined, status: statusQuery(status) };
     const timer = setTimeout(() => {
       setLoading(true);
-      listReportsInBBox(
-        bbox,
-        { category: category || undefined, status: statusQuery(status) },
-        MAX_REPORTS,
-        controller.signal,
-      )
-        .then((result) => {
-          setLoaded(result);
+      Promise.all([
+        mapClusters(view.bbox, view.zoom, filter, controller.signal),
+        listReportsInBBox(view.bbox, filter, LIST_LIMIT, controller.signal),
+      ])
+        .then(([counted, newest]) => {
+          setLoaded({ total: counted.total, clusters: counted.clusters, items: newest.items });
           setError(null);
         })
         .catch((e: unknown) => {
@@ -107,18 +112,19 @@ export function MapScreen() {
       clearTimeout(timer);
       controller.abort();
     };
-  }, [bbox?.join(','), category, status]);
+  }, [view?.bbox.join(','), view?.zoom, category, status]);
 
   useEffect(() => {
-    map?.setReports(loaded?.items ?? [], {
-      report: (r) =>
-        `${categoryName(catalog, r.category.code, lang, r.category.name)}, ${t(statusKey(r.status))} (${t('mine.report', { id: r.id })})`,
+    map?.setClusters(loaded?.clusters ?? [], {
+      report: (id) => t('mine.report', { id }),
+      single: () => t('map.single'),
       cluster: (n) => t('map.cluster', { n }),
     });
-  }, [loaded, lang, catalog, map]);
+  }, [loaded, lang, map]);
 
   const activeFilters = (category ? 1 : 0) + (status ? 1 : 0);
   const items = loaded?.items ?? [];
+  const total = loaded?.total ?? 0;
   const tiles = tileConfig();
 
   return (
@@ -193,9 +199,7 @@ export function MapScreen() {
           : error
             ? t('map.error', { detail: error })
             : loaded
-              ? loaded.complete
-                ? t(countKey('map.count', items.length), { n: items.length })
-                : t('map.count.more', { n: items.length })
+              ? t(countKey('map.count', loaded.total), { n: loaded.total })
               : t('map.loading')}
       </p>
 
@@ -203,7 +207,7 @@ export function MapScreen() {
         <section aria-labelledby="list-title">
           <h2 id="list-title">{t('map.list')}</h2>
           <ul class="report-list">
-            {items.slice(0, LIST_LIMIT).map((r) => (
+            {items.map((r) => (
               <li key={r.id}>
                 <a href={`/reports/${r.id}`} onClick={linkClick}>
                   <strong>{categoryName(catalog, r.category.code, lang, r.category.name)}</strong>
@@ -216,8 +220,8 @@ export function MapScreen() {
               </li>
             ))}
           </ul>
-          {items.length > LIST_LIMIT && (
-            <p class="muted">{t('map.list.more', { n: items.length - LIST_LIMIT })}</p>
+          {total > items.length && (
+            <p class="muted">{t('map.list.more', { n: total - items.length })}</p>
           )}
         </section>
       )}
