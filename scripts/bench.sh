@@ -66,7 +66,7 @@ curl -sf "$base/readyz" >/dev/null || { cat "$work/server.log"; log "the server 
 
 cores=$(nproc)
 printf '\n%s reports, %s connections, %ss per scenario, %s cores, PostgreSQL %s, server pool %s\n\n' \
-  "$reports" "$connections" "$duration" "$cores" "$(pg_major)" "${SIGNALONS_DATABASE_POOL_SIZE:-16}"
+  "$reports" "$connections" "$duration" "$cores" "$(pg_major)" "${SIGNALONS_DATABASE_POOL_SIZE:-$((2 * cores))}"
 printf '| %-10s | %9s | %8s | %8s | %8s | %6s | %9s | %7s | %8s |\n' \
   scenario 'API req/s' 'p50 ms' 'p99 ms' 'max ms' errors 'SQL tps' 'API/SQL' 'peak RSS'
 printf '|%s|\n' '------------|-----------|----------|----------|----------|--------|-----------|---------|----------'

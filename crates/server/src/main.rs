@@ -394,7 +394,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let auth = config
         .auth()
         .context("set SIGNALONS_JWT_SECRET (or jwt_secret in the configuration file)")?;
-    let pool = signalons_db::build_pool(&config.database_url, config.database_pool_size)?;
+    let pool = signalons_db::build_pool(&config.database_url, config.pool_size())?;
     let listener = TcpListener::bind(config.bind)
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     tracing::info!(
