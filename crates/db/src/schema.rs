@@ -249,6 +249,10 @@ diesel::table! {
         target_id -> Nullable<Int8>,
         detail -> Jsonb,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// Report counts per map grid cell, category and status (see the `map_aggregates` migration).
     map_cells (level, cell_x, cell_y, category_id, status) {
         level -> Int2,
