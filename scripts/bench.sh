@@ -30,6 +30,10 @@ command -v pgbench >/dev/null || apt_install postgresql-contrib
 database=signalons_bench_$reports
 export SIGNALONS_DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/$database
 export SIGNALONS_LOG=${SIGNALONS_LOG:-warn}
+# The bench's own server: a throwaway signing key, and room for one client creating hundreds
+# of reports a second (the limiter still runs: its cost is part of what is measured).
+export SIGNALONS_JWT_SECRET=${SIGNALONS_JWT_SECRET:-bench-only-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')}
+export SIGNALONS_RATE_LIMIT_REPORTS_PER_MINUTE=${SIGNALONS_RATE_LIMIT_REPORTS_PER_MINUTE:-100000000}
 psql_bench() { psql -X -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$database" -v ON_ERROR_STOP=1 "$@"; }
 
 log "building (release)"
@@ -75,6 +79,7 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
 
 run_scenario() {
   local name=$1 sql=$2
+  shift 2
   echo 5 > "/proc/$server_pid/clear_refs" 2>/dev/null || true
   local result
   result=$(BENCH_SCENARIO=$name BENCH_POINTS="$work/points.csv" BENCH_MIN_ID=$min_id BENCH_MAX_ID=$max_id \
@@ -85,7 +90,7 @@ run_scenario() {
   rss=$(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' "/proc/$server_pid/status")
   local tps
   tps=$(pgbench -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -n -M prepared -c "$connections" -j 2 \
-    -T "$duration" -D npoints="$npoints" -D min_id="$min_id" -D max_id="$max_id" \
+    -T "$duration" -D npoints="$npoints" -D min_id="$min_id" -D max_id="$max_id" "$@" \
     -f "scripts/bench/$sql.sql" "$database" 2>&1 | awk '/^tps/ { print $3 }')
   local rps
   rps=$(awk -v r="$requests" -v us="$micros" 'BEGIN { printf "%.0f", r / (us / 1e6) }')
@@ -99,11 +104,20 @@ run_scenario nearby nearby
 run_scenario bbox bbox
 run_scenario duplicates duplicates
 run_scenario clusters clusters
-# Crew queue (GET /api/v1/queue, JWT-authenticated crew): measured once the endpoint exists.
-queue_status=$(curl -s -o /dev/null -w '%{http_code}' "$base/api/v1/queue")
-if [ "$queue_status" = 404 ]; then
-  printf '| %-10s | %s |\n' queue 'skipped: GET /api/v1/queue is not in this build (crew queue, issue 4)'
+# Crew queue: a crew of the department with the most open incidents, signed in.
+crew_email=bench-crew@example.org crew_password=bench-crew-password-1
+read -r department < <(psql_bench -tA -c "SELECT d.code FROM incidents i JOIN departments d \
+  ON d.id = i.department_id WHERE i.closed_at IS NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+if ! psql_bench -tA -c "SELECT 1 FROM users WHERE email = '$crew_email'" | grep -q 1; then
+  echo "$crew_password" | "$bin" admin create --email "$crew_email" --role crew --department "$department" >/dev/null
 fi
+read -r uid jid dept < <(psql_bench -tA -F' ' -c "SELECT u.id, u.jurisdiction_id, s.department_id \
+  FROM users u JOIN staff_departments s ON s.user_id = u.id WHERE u.email = '$crew_email' LIMIT 1")
+export BENCH_TOKEN
+BENCH_TOKEN=$(curl -sf -X POST "$base/api/v1/auth/login" -H 'Content-Type: application/json' \
+  -d "{\"email\":\"$crew_email\",\"password\":\"$crew_password\"}" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+run_scenario queue queue -D uid="$uid" -D jid="$jid" -D dept="$dept"
 # Last: it writes (each run adds reports to the database it reuses).
 run_scenario create create
 echo

@@ -44,6 +44,10 @@ function request()
     -- the tiles in view, shrunk by a hair so that edges do not spill into the next cells
     local bbox = string.format("%.6f,%.6f,%.6f,%.6f", p.tw + 1e-6, p.ts + 1e-6, p.te - 1e-6, p.tn - 1e-6)
     return wrk.format("GET", "/api/v1/map/clusters?bbox=" .. bbox .. "&zoom=" .. p.zoom)
+  elseif scenario == "queue" then
+    -- a crew in the field: its department's queue, nearer jobs first within a priority
+    return wrk.format("GET", "/api/v1/queue?lat=" .. p.lat .. "&long=" .. p.lon,
+      { ["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN") })
   elseif scenario == "create" then
     counter = counter + 1
     local body = '{"category":"' .. p.code .. '","latitude":' .. p.lat .. ',"longitude":' .. p.lon ..
