@@ -101,17 +101,28 @@ pub struct CellFilter {
     pub statuses: Vec<String>,
 }
 
+/// The conditions a filter adds (none when it is empty: a plan for "any category" must not
+/// carry a test of an empty array, which a generic plan cannot fold away).
+fn filter_sql(filter: &CellFilter) -> String {
+    let mut sql = String::new();
+    if !filter.category_ids.is_empty() {
+        sql.push_str(" AND category_id = ANY($6)");
+    }
+    if !filter.statuses.is_empty() {
+        sql.push_str(" AND status = ANY($7)");
+    }
+    sql
+}
+
 /// Reports of `reports` in the envelope, grouped by cell of level $1; `{only}` narrows the rows.
-fn counted_from_reports(only: &str) -> String {
+fn counted_from_reports(only: &str, filter: &str) -> String {
     format!(
         "SELECT map_cell_x(ST_X(location::geometry), $1) AS cell_x, \
                 map_cell_y(ST_Y(location::geometry), $1) AS cell_y, \
                 count(*) AS reports, sum(ST_X(location::geometry)) AS sum_lon, \
                 sum(ST_Y(location::geometry)) AS sum_lat, min(id) AS report_id \
          FROM reports \
-         WHERE {only} geometry(location) && ST_MakeEnvelope($8, $9, $10, $11, 4326) \
-           AND (cardinality($6::bigint[]) = 0 OR category_id = ANY($6)) \
-           AND (cardinality($7::text[]) = 0 OR status = ANY($7)) \
+         WHERE {only} geometry(location) && ST_MakeEnvelope($8, $9, $10, $11, 4326){filter} \
          GROUP BY 1, 2"
     )
 }
@@ -123,20 +134,19 @@ pub async fn cells(
     range: &CellRange,
     filter: &CellFilter,
 ) -> QueryResult<Vec<CellCount>> {
+    let conditions = filter_sql(filter);
     let parts = if range.is_stored() {
         format!(
             "SELECT cell_x, cell_y, sum(reports)::bigint AS reports, sum(sum_lon) AS sum_lon, \
                     sum(sum_lat) AS sum_lat, NULL::bigint AS report_id \
              FROM map_cells \
-             WHERE level = $1 AND cell_x BETWEEN $2 AND $3 AND cell_y BETWEEN $4 AND $5 \
-               AND (cardinality($6::bigint[]) = 0 OR category_id = ANY($6)) \
-               AND (cardinality($7::text[]) = 0 OR status = ANY($7)) \
+             WHERE level = $1 AND cell_x BETWEEN $2 AND $3 AND cell_y BETWEEN $4 AND $5{conditions} \
              GROUP BY cell_x, cell_y \
              UNION ALL {}",
-            counted_from_reports("NOT map_folded AND")
+            counted_from_reports("NOT map_folded AND", &conditions)
         )
     } else {
-        counted_from_reports("")
+        counted_from_reports("", &conditions)
     };
     let sql = format!(
         "SELECT cell_x, cell_y, sum(reports)::bigint AS reports, \
