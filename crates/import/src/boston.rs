@@ -571,12 +571,23 @@ pub async fn load_history(
     Ok(inserted)
 }
 
-/// Loads the whole demo from `dir`; `with_history` adds the 2015 cases.
-pub async fn load(
+/// The demo's files read and its catalog stored (idempotent): what loading cases needs.
+#[derive(Debug)]
+pub struct DemoCatalog {
+    pub summary: DemoSummary,
+    /// The located cases of the catalog's categories, in time order.
+    pub cases: Vec<Case>,
+    /// Category id and default priority by code.
+    pub categories: HashMap<String, (i64, i16)>,
+    /// Dedup group by category code.
+    pub dedup_groups: HashMap<String, String>,
+}
+
+/// Reads the demo in `dir` and stores its catalog and neighborhoods (not the cases).
+pub async fn load_demo_catalog(
     conn: &mut AsyncPgConnection,
     dir: &Path,
-    with_history: bool,
-) -> Result<DemoSummary, DemoError> {
+) -> Result<DemoCatalog, DemoError> {
     let catalog = Catalog::load(dir)?;
     let neighborhoods = load_neighborhoods(dir)?;
     let cases = load_cases(&dir.join(CASES_FILE), &catalog)?;
@@ -591,18 +602,34 @@ pub async fn load(
     )
     .await?;
     summary.cases_read = cases.len();
+    let dedup_groups = catalog
+        .categories
+        .iter()
+        .map(|c| (c.code.clone(), c.dedup_group.clone()))
+        .collect();
+    Ok(DemoCatalog {
+        summary,
+        cases,
+        categories,
+        dedup_groups,
+    })
+}
+
+/// Loads the whole demo from `dir`; `with_history` adds the 2015 cases.
+pub async fn load(
+    conn: &mut AsyncPgConnection,
+    dir: &Path,
+    with_history: bool,
+) -> Result<DemoSummary, DemoError> {
+    let demo = load_demo_catalog(conn, dir).await?;
+    let mut summary = demo.summary;
     if with_history {
-        let dedup_groups = catalog
-            .categories
-            .iter()
-            .map(|c| (c.code.clone(), c.dedup_group.clone()))
-            .collect();
         summary.reports_inserted = load_history(
             conn,
             summary.jurisdiction_id,
-            &categories,
-            &dedup_groups,
-            &cases,
+            &demo.categories,
+            &demo.dedup_groups,
+            &demo.cases,
         )
         .await?;
     }

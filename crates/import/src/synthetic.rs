@@ -13,7 +13,7 @@ use signalons_db::{
 };
 use signalons_domain::ReportStatus;
 
-use crate::boston::{self, CASES_FILE, Catalog, DemoError, DemoSummary};
+use crate::boston::{self, DemoError};
 
 /// Reports a year in Boston (about 270,000): the span of synthetic reports grows at this rate.
 pub const REPORTS_PER_YEAR: f64 = 270_000.0;
@@ -183,31 +183,15 @@ pub async fn load(
     amount: Amount,
     seed: u64,
 ) -> Result<SyntheticSummary, DemoError> {
-    let catalog = Catalog::load(dir)?;
-    let neighborhoods = boston::load_neighborhoods(dir)?;
-    let cases = boston::load_cases(&dir.join(CASES_FILE), &catalog)?;
-    let district_routes = boston::derive_district_routes(&cases, &neighborhoods);
-    let mut summary = DemoSummary::default();
-    let categories = boston::load_catalog(
-        conn,
-        &catalog,
-        &neighborhoods,
-        &district_routes,
-        &mut summary,
-    )
-    .await?;
-    let jurisdiction = summary.jurisdiction_id;
-    let dedup_groups: HashMap<String, String> = catalog
-        .categories
-        .iter()
-        .map(|c| (c.code.clone(), c.dedup_group.clone()))
-        .collect();
+    let demo = boston::load_demo_catalog(conn, dir).await?;
+    let jurisdiction = demo.summary.jurisdiction_id;
+    let (categories, dedup_groups) = (&demo.categories, &demo.dedup_groups);
     let group_of_id: HashMap<i64, &String> = categories
         .iter()
         .filter_map(|(code, (id, _))| Some((*id, dedup_groups.get(code)?)))
         .collect();
     let routed =
-        boston::route_cases(conn, jurisdiction, &categories, &dedup_groups, &cases).await?;
+        boston::route_cases(conn, jurisdiction, categories, dedup_groups, &demo.cases).await?;
     let samples: Vec<Sample> = routed
         .into_iter()
         .filter_map(|case| {
