@@ -148,6 +148,15 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for JsonBody
     }
 }
 
+/// An already parsed JSON document as the type a [`JsonBody`] would give, with the same field
+/// errors.
+pub fn from_json_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        ApiError::invalid_body(vec![data_error(path, error.into_inner().to_string())])
+    })
+}
+
 /// Query parameters, deserialized strictly: unknown parameters and wrong types are refused
 /// with the parameter's name.
 #[derive(Debug)]

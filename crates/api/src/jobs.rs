@@ -259,11 +259,11 @@ pub async fn get_queue(
     Ok(web::Json(QueuePage { items, next_offset }))
 }
 
-fn job_not_found(id: i64) -> ApiError {
+pub(crate) fn job_not_found(id: i64) -> ApiError {
     ApiError::not_found("job_not_found", format!("no job {id}"))
 }
 
-fn scope(state: &JobState) -> JobScope {
+pub(crate) fn scope(state: &JobState) -> JobScope {
     JobScope {
         jurisdiction_id: state.jurisdiction_id,
         department_id: state.department_id,
@@ -311,7 +311,7 @@ pub async fn get_job(
     Ok(with_etag(current_job(&mut conn, id).await?))
 }
 
-fn denied(reason: Denied) -> ApiError {
+pub(crate) fn denied(reason: Denied) -> ApiError {
     let code = match reason {
         Denied::NotStaff => "staff_only",
         Denied::OutOfScope => "out_of_scope",

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod live;
 pub mod map;
 pub mod open311;
+pub mod photos;
 pub mod rate_limit;
 pub mod reports;
 pub mod routing;
@@ -42,6 +43,7 @@ use crate::{
     auth::AuthSettings,
     error::ApiError,
     live::LiveQueue,
+    photos::PhotoService,
     rate_limit::{RateLimiter, RateLimits},
 };
 
@@ -52,15 +54,17 @@ pub struct AppState {
     pub auth: Arc<AuthSettings>,
     pub limiter: Arc<RateLimiter>,
     pub live: LiveQueue,
+    pub photos: Arc<PhotoService>,
 }
 
 impl AppState {
-    pub fn new(pool: DbPool, auth: AuthSettings, limits: RateLimits) -> Self {
+    pub fn new(pool: DbPool, auth: AuthSettings, limits: RateLimits, photos: PhotoService) -> Self {
         Self {
             pool,
             auth: Arc::new(auth),
             limiter: Arc::new(RateLimiter::new(limits)),
             live: LiveQueue::new(),
+            photos: Arc::new(photos),
         }
     }
 }
@@ -121,6 +125,7 @@ pub struct HttpSettings {
     ),
     tags(
         (name = "reports", description = "Problems reported by residents and their public history"),
+        (name = "photos", description = "Photos of reports, without metadata; staff hide those that show what they should not"),
         (name = "incidents", description = "The problems behind reports: duplicates share one, residents support it"),
         (name = "catalog", description = "Jurisdictions and the categories that can be reported"),
         (name = "health", description = "Probes for load balancers"),
@@ -142,6 +147,10 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(reports::find_duplicates)
             .service(reports::get_report)
             .service(reports::list_report_events)
+            .service(photos::add_report_photos)
+            .service(photos::list_report_photos)
+            .service(photos::get_photo_file)
+            .service(photos::moderate_photo)
             .service(catalog::list_categories)
             .service(incidents::get_incident)
             .service(incidents::support_incident)
@@ -165,6 +174,8 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(jobs::merge_jobs)
             .service(jobs::split_job)
             .service(jobs::job_deliveries)
+            .service(photos::add_job_photos)
+            .service(photos::list_job_photos)
             .service(jobs::retry_delivery)
             .service(accounts::unsubscribe_link)
             .service(accounts::unsubscribe_one_click)

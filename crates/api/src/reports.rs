@@ -1,8 +1,9 @@
 //! Reports: create (idempotent), read, list, and their public history.
 
-use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, post, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, http::StatusCode, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use signalons_db::{AsyncConnection, media::KIND_REPORT};
 use signalons_db::{
     incidents,
     models::{PublicReport, ReportEvent as EventRow},
@@ -14,6 +15,7 @@ use signalons_domain::{
     Violation,
     dedup::{self, MatchReason},
 };
+use signalons_media::ProcessedPhoto;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -22,6 +24,7 @@ use crate::{
     client_ip, cursor,
     error::{ApiError, FieldError, Problem},
     extract::{JsonBody, QueryParams},
+    photos::{self, Photo, StoredPhotos},
     rate_limit::Limited,
     submission::{self, ReportDraft, ScoredCandidate, SubmitError},
 };
@@ -347,6 +350,90 @@ pub struct CreatedReport {
     /// Other open incidents nearby that may be the same problem (empty when answered from an
     /// earlier request with the same Idempotency-Key).
     pub duplicate_candidates: Vec<DuplicateCandidate>,
+    /// The photos sent with the report, as stored (re-encoded, without metadata).
+    pub photos: Vec<Photo>,
+    /// True when the position was taken from a photo's GPS, the report having none.
+    pub location_from_photo: bool,
+}
+
+/// A report with its photos, as one `multipart/form-data` request.
+#[derive(Debug, ToSchema)]
+pub struct ReportWithPhotos {
+    /// The report as a JSON document (the body `application/json` takes). `latitude` and
+    /// `longitude` may be left out when a photo carries the camera's GPS position: the first
+    /// such photo places the report, and the answer says `location_from_photo`.
+    pub report: CreateReport,
+    /// 1 to 5 photos (JPEG, PNG or WebP; at most 10 MB and 40 megapixels each), stripped of
+    /// their metadata before they are stored.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    pub photo: Vec<Vec<u8>>,
+}
+
+/// The report's position from the first photo with a GPS position, when the resident gave
+/// none; whether it did.
+fn place_from_photos(report: &mut serde_json::Value, photos: &[ProcessedPhoto]) -> bool {
+    let serde_json::Value::Object(fields) = report else {
+        return false;
+    };
+    if fields.contains_key("latitude") || fields.contains_key("longitude") {
+        return false;
+    }
+    let Some(position) = photos.iter().find_map(|photo| photo.location) else {
+        return false;
+    };
+    fields.insert("latitude".to_owned(), position.lat().into());
+    fields.insert("longitude".to_owned(), position.lon().into());
+    true
+}
+
+/// What a create request carries, whichever its encoding.
+struct Submission {
+    report: CreateReport,
+    photos: Vec<ProcessedPhoto>,
+    location_from_photo: bool,
+}
+
+/// Reads a create request: JSON, or multipart with a `report` part and `photo` parts. Photos
+/// are decoded only once the caller is within its rate limit.
+async fn read_submission(
+    req: &HttpRequest,
+    state: &AppState,
+    payload: web::Payload,
+    identities: &[String],
+) -> Result<Submission, ApiError> {
+    if !photos::is_multipart(req) {
+        let mut payload = payload.into_inner();
+        let JsonBody(report) = JsonBody::<CreateReport>::from_request(req, &mut payload).await?;
+        state.limiter.check(Limited::Report, identities)?;
+        return Ok(Submission {
+            report,
+            photos: Vec::new(),
+            location_from_photo: false,
+        });
+    }
+    let form = photos::read_form(req, payload, &state.photos, &["report"]).await?;
+    let text = form.text("report")?.ok_or_else(|| {
+        ApiError::invalid_body(vec![FieldError {
+            field: "report".to_owned(),
+            code: "missing_field".to_owned(),
+            detail: "send the report as a JSON part named `report`".to_owned(),
+        }])
+    })?;
+    let mut report: serde_json::Value = serde_json::from_str(text).map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the `report` part is not valid JSON: {error}"),
+        )
+    })?;
+    state.limiter.check(Limited::Report, identities)?;
+    let processed = photos::process_all(&state.photos, form.photos).await?;
+    let location_from_photo = place_from_photos(&mut report, &processed);
+    Ok(Submission {
+        report: crate::extract::from_json_value(report)?,
+        photos: processed,
+        location_from_photo,
+    })
 }
 
 impl From<SubmitError> for ApiError {
@@ -383,17 +470,22 @@ impl From<SubmitError> for ApiError {
 /// the same key and body return the same report with 200.
 #[utoipa::path(
     tag = "reports",
-    request_body = CreateReport,
+    request_body(content(
+        (CreateReport = "application/json"),
+        (ReportWithPhotos = "multipart/form-data"),
+    )),
     params(("Idempotency-Key" = Option<String>, Header, description = "Client-chosen key (1-255 visible ASCII characters) that makes retries safe")),
     responses(
         (status = 201, description = "Created", body = CreatedReport, headers(("Location" = String, description = "The new report"))),
         (status = 200, description = "Already created with this Idempotency-Key", body = CreatedReport),
         (status = 400, description = "Malformed JSON or header", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "More photos than a report keeps", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "A JSON body over 64 KiB, or a photo over its limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor multipart, or a file that is no JPEG, PNG or WebP", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An invalid bearer token, or a category that needs an account", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, unknown category, point outside every jurisdiction, or a reused key", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many reports from this IP or account", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The photo store is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = []))
 )]
@@ -402,19 +494,58 @@ pub async fn create_report(
     req: HttpRequest,
     state: web::Data<AppState>,
     MaybeAuthenticated(caller): MaybeAuthenticated,
-    JsonBody(body): JsonBody<CreateReport>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let mut draft = body.validate()?;
-    draft.reporter_id = caller.as_ref().map(|actor| actor.user_id);
     let key = idempotency_key(&req)?;
     let mut identities = vec![format!("ip:{}", client_ip(&req))];
     if let Some(actor) = &caller {
         identities.push(format!("account:{}", actor.user_id));
     }
-    state.limiter.check(Limited::Report, &identities)?;
+    let sent = read_submission(&req, &state, payload, &identities).await?;
+    let mut draft = sent.report.validate()?;
+    draft.reporter_id = caller.as_ref().map(|actor| actor.user_id);
+    let stored = StoredPhotos::write(&state.photos.store, sent.photos).await?;
     let mut conn = state.pool.get().await?;
-    let submitted = submission::submit(&mut conn, &draft, key.as_ref(), Utc::now()).await?;
+    let now = Utc::now();
+    let outcome = if stored.is_empty() {
+        submission::submit(&mut conn, &draft, key.as_ref(), now)
+            .await
+            .map(|submitted| (submitted, Vec::new()))
+            .map_err(ApiError::from)
+    } else {
+        // The report and its photos commit together, or neither does.
+        conn.transaction::<_, ApiError, _>(async |conn| {
+            let submitted = submission::submit(conn, &draft, key.as_ref(), now).await?;
+            if submitted.replayed {
+                return Ok((submitted, Vec::new()));
+            }
+            let rows = stored.rows(submitted.report_id, KIND_REPORT, draft.reporter_id, now);
+            let max = i64::try_from(state.photos.max_per_report).unwrap_or(i64::MAX);
+            let recorded = signalons_db::media::attach_within_limit(conn, &rows, max)
+                .await?
+                .ok_or_else(|| ApiError::internal(&"a new report over its photo limit"))?;
+            Ok((submitted, recorded))
+        })
+        .await
+    };
+    let (submitted, recorded) = match outcome {
+        Ok((submitted, recorded)) if !submitted.replayed => (submitted, recorded),
+        Ok(replay) => {
+            // The first request's photos are the report's; these copies are not needed.
+            stored.discard(&state.photos.store).await;
+            replay
+        }
+        Err(error) => {
+            stored.discard(&state.photos.store).await;
+            return Err(error);
+        }
+    };
     let report = load_report(&mut conn, submitted.report_id).await?;
+    let photos = if submitted.replayed {
+        signalons_db::media::public_for_report(&mut conn, report.id).await?
+    } else {
+        recorded
+    };
     let location = format!("/api/v1/reports/{}", report.id);
     let linked = if submitted.replayed {
         // Reports that joined an incident were filed after the incident opened.
@@ -432,6 +563,8 @@ pub async fn create_report(
             .into_iter()
             .map(DuplicateCandidate::from_scored)
             .collect::<Result<_, _>>()?,
+        photos: photos.into_iter().map(Photo::from).collect(),
+        location_from_photo: sent.location_from_photo,
     };
     let mut response = if submitted.replayed {
         let mut ok = HttpResponse::Ok();

@@ -222,6 +222,15 @@ pub async fn state(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<
         .optional()
 }
 
+/// The first report of job `id`: where the crew's photos of the work are kept.
+pub async fn first_report(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<i64>> {
+    crate::schema::reports::table
+        .filter(crate::schema::reports::incident_id.eq(id))
+        .select(diesel::dsl::min(crate::schema::reports::id))
+        .first::<Option<i64>>(conn)
+        .await
+}
+
 /// One job as the queue shows it, open or not.
 pub async fn find(
     conn: &mut AsyncPgConnection,

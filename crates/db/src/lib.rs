@@ -11,6 +11,7 @@ pub mod import;
 pub mod incidents;
 pub mod jobs;
 pub mod map;
+pub mod media;
 pub mod migrations;
 pub mod models;
 pub mod open311;

@@ -339,6 +339,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Photos of reports (see the `media` migration); the bytes are in the photo store.
+    media (id) {
+        id -> Int8,
+        report_id -> Int8,
+        kind -> Text,
+        storage_key -> Text,
+        content_type -> Text,
+        byte_size -> Int4,
+        width -> Int4,
+        height -> Int4,
+        thumbnail_byte_size -> Int4,
+        uploaded_by -> Nullable<Int8>,
+        hidden_at -> Nullable<Timestamptz>,
+        hidden_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(departments -> jurisdictions (jurisdiction_id));
 diesel::joinable!(categories -> jurisdictions (jurisdiction_id));
 diesel::joinable!(service_areas -> jurisdictions (jurisdiction_id));
@@ -353,6 +372,7 @@ diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(incidents -> categories (category_id));
 diesel::joinable!(outbox -> reports (report_id));
 diesel::joinable!(forwards -> departments (department_id));
+diesel::joinable!(media -> reports (report_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     jurisdictions,
@@ -376,4 +396,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     forwards,
     area_alerts,
     map_cells,
+    media,
 );

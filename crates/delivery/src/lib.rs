@@ -239,7 +239,14 @@ impl Worker {
         let context = outbox::context(conn, report_id, message.department_id)
             .await
             .map_err(database)?;
-        let letter = render::Letter::new(&self.settings, message, &report, &context);
+        let photos = signalons_db::media::public_for_report(conn, report_id)
+            .await
+            .map_err(database)?
+            .into_iter()
+            .map(|photo| photo.storage_key)
+            .collect();
+        let letter =
+            render::Letter::new(&self.settings, message, &report, &context).with_photos(photos);
         if let Some(id) = message.subscription_id {
             let subscription = outbox::subscription(conn, id).await.map_err(database)?;
             return match subscription {

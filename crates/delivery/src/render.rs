@@ -74,6 +74,8 @@ pub struct Letter<'a> {
     report: &'a PublicReport,
     context: &'a MessageContext,
     french: bool,
+    /// The storage keys of the report's public photos.
+    photo_keys: Vec<String>,
 }
 
 impl<'a> Letter<'a> {
@@ -89,7 +91,34 @@ impl<'a> Letter<'a> {
             report,
             context,
             french: context.locale.starts_with("fr"),
+            photo_keys: Vec::new(),
         }
+    }
+
+    /// The same letter, linking to the report's photos (storage keys).
+    pub fn with_photos(self, photo_keys: Vec<String>) -> Self {
+        Self { photo_keys, ..self }
+    }
+
+    fn photo_urls(&self) -> Vec<String> {
+        let base = self.settings.public_url.trim_end_matches('/');
+        self.photo_keys
+            .iter()
+            .map(|key| {
+                let path = signalons_media::public_path(key, signalons_media::Rendition::Photo);
+                format!("{base}{path}")
+            })
+            .collect()
+    }
+
+    /// The photo lines of a department's mail: nothing without photos.
+    fn photo_lines(&self) -> String {
+        let urls = self.photo_urls();
+        if urls.is_empty() {
+            return String::new();
+        }
+        let label = if self.french { "Photos :" } else { "Photos:" };
+        format!("{label}\n{}\n", urls.join("\n"))
     }
 
     fn report_url(&self) -> String {
@@ -143,10 +172,11 @@ impl<'a> Letter<'a> {
                     "Un habitant a signalé un problème pour {department}.\n\n\
                      Quoi : {category}\nOù : {} — {area}\nQuand : {reported}\n\
                      Description : {description}\n\n\
-                     Le signalement : {}\nLa carte : {}\n\n-- \nSignalons, {}\n",
+                     Le signalement : {}\nLa carte : {}\n{}\n-- \nSignalons, {}\n",
                     self.place(),
                     self.report_url(),
                     self.map_url(),
+                    self.photo_lines(),
                     self.context.jurisdiction_name
                 ),
             )
@@ -157,10 +187,11 @@ impl<'a> Letter<'a> {
                     "A resident reported a problem for {department}.\n\n\
                      What: {category}\nWhere: {} — {area}\nWhen: {reported}\n\
                      Description: {description}\n\n\
-                     The report: {}\nThe map: {}\n\n-- \nSignalons, {}\n",
+                     The report: {}\nThe map: {}\n{}\n-- \nSignalons, {}\n",
                     self.place(),
                     self.report_url(),
                     self.map_url(),
+                    self.photo_lines(),
                     self.context.jurisdiction_name
                 ),
             )
@@ -231,6 +262,7 @@ impl<'a> Letter<'a> {
                 "department": r.department_code,
                 "service_area": r.service_area_code,
                 "created_at": r.created_at,
+                "photos": self.photo_urls(),
             }
         })
     }

@@ -206,6 +206,8 @@ pub enum JobAction {
     ChangeStatus,
     /// Merge incidents or split reports off one.
     MergeOrSplit,
+    /// Hide a photo from the public, or show it again.
+    Moderate,
 }
 
 /// Why an action is refused.
@@ -246,7 +248,7 @@ impl Actor {
         }
         let dispatches = matches!(self.role, Role::Dispatcher | Role::Admin);
         match action {
-            JobAction::View | JobAction::Take => Ok(()),
+            JobAction::View | JobAction::Take | JobAction::Moderate => Ok(()),
             JobAction::Assign | JobAction::MergeOrSplit if !dispatches => {
                 Err(Denied::NeedsDispatcher)
             }

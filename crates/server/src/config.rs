@@ -62,6 +62,33 @@ pub struct Config {
     pub delivery_max_attempts: u32,
     /// The first retry's delay in seconds, doubling after (`SIGNALONS_DELIVERY_RETRY_BASE_SECONDS`).
     pub delivery_retry_base_seconds: u64,
+    /// Where photos are kept: `local` (in `photo_dir`) or `s3` (`SIGNALONS_PHOTO_STORE`).
+    pub photo_store: PhotoStoreKind,
+    /// The directory of the local photo store, created when missing (`SIGNALONS_PHOTO_DIR`).
+    pub photo_dir: PathBuf,
+    /// The S3-compatible bucket, its region and, when not AWS, its endpoint
+    /// (`SIGNALONS_PHOTO_S3_BUCKET`, `SIGNALONS_PHOTO_S3_REGION`, `SIGNALONS_PHOTO_S3_ENDPOINT`).
+    pub photo_s3_bucket: Option<String>,
+    pub photo_s3_region: String,
+    pub photo_s3_endpoint: Option<String>,
+    /// Credentials of the bucket (`SIGNALONS_PHOTO_S3_ACCESS_KEY_ID`,
+    /// `SIGNALONS_PHOTO_S3_SECRET_ACCESS_KEY`; the secret is never logged).
+    pub photo_s3_access_key_id: Option<String>,
+    pub photo_s3_secret_access_key: Option<String>,
+    /// The most an uploaded photo may weigh, in bytes (`SIGNALONS_PHOTO_MAX_BYTES`).
+    pub photo_max_bytes: usize,
+    /// The most pixels an uploaded photo may have (`SIGNALONS_PHOTO_MAX_PIXELS`).
+    pub photo_max_pixels: u64,
+    /// The most photos of residents, and of crews, one report keeps (`SIGNALONS_PHOTOS_PER_REPORT`).
+    pub photos_per_report: usize,
+}
+
+/// Where photos are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PhotoStoreKind {
+    Local,
+    S3,
 }
 
 /// How the SMTP connection is secured.
@@ -108,6 +135,16 @@ impl Default for Config {
             mail_from: "Signalons <noreply@localhost>".to_owned(),
             delivery_max_attempts: 8,
             delivery_retry_base_seconds: 10,
+            photo_store: PhotoStoreKind::Local,
+            photo_dir: PathBuf::from("var/photos"),
+            photo_s3_bucket: None,
+            photo_s3_region: "us-east-1".to_owned(),
+            photo_s3_endpoint: None,
+            photo_s3_access_key_id: None,
+            photo_s3_secret_access_key: None,
+            photo_max_bytes: 10 * 1024 * 1024,
+            photo_max_pixels: 40_000_000,
+            photos_per_report: 5,
         }
     }
 }
@@ -163,6 +200,41 @@ impl Config {
                 self.jwt_secret.as_bytes(),
             ),
             status_poll_interval: Duration::from_secs(300),
+        }
+    }
+
+    /// The photo store, as configured; an S3 store needs its bucket and both credentials.
+    pub fn photo_store(&self) -> anyhow::Result<signalons_media::StoreConfig> {
+        use anyhow::Context;
+        Ok(match self.photo_store {
+            PhotoStoreKind::Local => signalons_media::StoreConfig::Local {
+                dir: self.photo_dir.clone(),
+            },
+            PhotoStoreKind::S3 => signalons_media::StoreConfig::S3 {
+                bucket: self
+                    .photo_s3_bucket
+                    .clone()
+                    .context("photo_store = s3 needs photo_s3_bucket")?,
+                region: self.photo_s3_region.clone(),
+                endpoint: self.photo_s3_endpoint.clone(),
+                access_key_id: self
+                    .photo_s3_access_key_id
+                    .clone()
+                    .context("photo_store = s3 needs photo_s3_access_key_id")?,
+                secret_access_key: self
+                    .photo_s3_secret_access_key
+                    .clone()
+                    .context("photo_store = s3 needs photo_s3_secret_access_key")?,
+            },
+        })
+    }
+
+    /// What an upload may be.
+    pub fn photo_limits(&self) -> signalons_media::PhotoLimits {
+        signalons_media::PhotoLimits {
+            max_bytes: self.photo_max_bytes,
+            max_pixels: self.photo_max_pixels,
+            ..signalons_media::PhotoLimits::default()
         }
     }
 
@@ -248,6 +320,19 @@ impl std::fmt::Debug for Config {
                 "delivery_retry_base_seconds",
                 &self.delivery_retry_base_seconds,
             )
+            .field("photo_store", &self.photo_store)
+            .field("photo_dir", &self.photo_dir)
+            .field("photo_s3_bucket", &self.photo_s3_bucket)
+            .field("photo_s3_region", &self.photo_s3_region)
+            .field("photo_s3_endpoint", &self.photo_s3_endpoint)
+            .field("photo_s3_access_key_id", &self.photo_s3_access_key_id)
+            .field(
+                "photo_s3_secret_access_key",
+                &self.photo_s3_secret_access_key.as_ref().map(|_| "<secret>"),
+            )
+            .field("photo_max_bytes", &self.photo_max_bytes)
+            .field("photo_max_pixels", &self.photo_max_pixels)
+            .field("photos_per_report", &self.photos_per_report)
             .finish()
     }
 }

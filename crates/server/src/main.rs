@@ -417,7 +417,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let worker = signalons_delivery::Worker::new(pool.clone(), config.delivery())
         .context("the outbox worker cannot start")?;
     let _delivering = worker.spawn();
-    let state = AppState::new(pool, auth, config.rate_limits());
+    let photo_store = signalons_media::PhotoStore::open(&config.photo_store()?)
+        .context("the photo store cannot be opened")?;
+    let photos = signalons_api::photos::PhotoService::new(
+        photo_store,
+        config.photo_limits(),
+        config.photos_per_report.max(1),
+    );
+    let state = AppState::new(pool, auth, config.rate_limits(), photos);
     signalons_api::serve(listener, state, settings)?.await?;
     Ok(())
 }

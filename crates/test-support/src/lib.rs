@@ -14,6 +14,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use signalons_api::{AppState, HttpSettings, auth::AuthSettings, rate_limit::RateLimits};
 
 mod peers;
+pub mod photos;
 pub use peers::{Behaviour, MailSink, Received, WebhookReceiver};
 use signalons_db::migrations::{self, Direction};
 use tokio::sync::OnceCell;
@@ -299,6 +300,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Where this server's outbox worker sends mail.
     pub mail: MailSink,
+    /// The local photo store of this server (removed when the app is dropped).
+    pub photo_dir: PathBuf,
     handle: actix_web::dev::ServerHandle,
     delivery: tokio::task::JoinHandle<()>,
 }
@@ -317,13 +320,20 @@ impl TestApp {
     /// A server over `db` with these rate limits.
     pub async fn spawn_with(db: TestDatabase, limits: RateLimits) -> Self {
         let mail = MailSink::start().await;
-        let (address, handle, delivery) = start_server(&db.url, limits, &mail);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let photo_dir = std::env::temp_dir().join(format!(
+            "signalons-test-photos-{}-{n}-{}",
+            std::process::id(),
+            signalons_media::new_storage_key()
+        ));
+        let (address, handle, delivery) = start_server(&db.url, limits, &mail, &photo_dir);
         let client = reqwest::Client::builder().build().expect("http client");
         Self {
             address,
             db,
             client,
             mail,
+            photo_dir,
             handle,
             delivery,
         }
@@ -332,7 +342,8 @@ impl TestApp {
     /// Another server over the same database, as a second replica behind a load balancer
     /// (with its own outbox worker, sending mail to the same sink).
     pub fn replica(&self) -> Replica {
-        let (address, handle, delivery) = start_server(&self.db.url, generous_limits(), &self.mail);
+        let (address, handle, delivery) =
+            start_server(&self.db.url, generous_limits(), &self.mail, &self.photo_dir);
         Replica {
             address,
             handle,
@@ -467,10 +478,20 @@ pub fn test_delivery(mail: &MailSink) -> signalons_delivery::DeliverySettings {
     }
 }
 
+/// The photo service of test servers: the default limits over a local store in `dir`.
+pub fn test_photos(dir: &std::path::Path) -> signalons_api::photos::PhotoService {
+    let store = signalons_media::PhotoStore::open(&signalons_media::StoreConfig::Local {
+        dir: dir.to_owned(),
+    })
+    .expect("photo store");
+    signalons_api::photos::PhotoService::new(store, signalons_media::PhotoLimits::default(), 5)
+}
+
 fn start_server(
     url: &str,
     limits: RateLimits,
     mail: &MailSink,
+    photo_dir: &std::path::Path,
 ) -> (
     String,
     actix_web::dev::ServerHandle,
@@ -487,7 +508,7 @@ fn start_server(
     let delivery = signalons_delivery::Worker::new(pool.clone(), test_delivery(mail))
         .expect("delivery settings")
         .spawn();
-    let state = AppState::new(pool, test_auth(), limits);
+    let state = AppState::new(pool, test_auth(), limits, test_photos(photo_dir));
     let server = signalons_api::serve(listener, state, settings).expect("serve");
     let handle = server.handle();
     tokio::spawn(server);
@@ -499,5 +520,6 @@ impl Drop for TestApp {
         self.delivery.abort();
         // Stop accepting; the runtime ending takes the rest down.
         drop(self.handle.stop(false));
+        let _ = std::fs::remove_dir_all(&self.photo_dir);
     }
 }

@@ -246,9 +246,14 @@ async fn connection(
     })
 }
 
-fn base_url(req: &HttpRequest) -> String {
+/// Where the client reached this server: `https://host`.
+fn origin(req: &HttpRequest) -> String {
     let info = req.connection_info();
-    format!("{}://{}{BASE_PATH}", info.scheme(), info.host())
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+fn base_url(req: &HttpRequest) -> String {
+    format!("{}{BASE_PATH}", origin(req))
 }
 
 // ---- discovery and services --------------------------------------------------------------
@@ -350,6 +355,7 @@ async fn service_definition(
 fn request_json(
     report: PublicReport,
     notes: &HashMap<i64, String>,
+    media: &HashMap<i64, String>,
     supporters: Option<&HashMap<i64, i32>>,
 ) -> Result<Value, String> {
     let status = report
@@ -390,7 +396,13 @@ fn request_json(
     fields.insert("zipcode".into(), Value::Null);
     fields.insert("lat".into(), report.location.y.into());
     fields.insert("long".into(), report.location.x.into());
-    fields.insert("media_url".into(), Value::Null);
+    fields.insert(
+        "media_url".into(),
+        media
+            .get(&report.id)
+            .cloned()
+            .map_or(Value::Null, Value::from),
+    );
     if let Some(supporters) = supporters {
         fields.insert(
             "extended_attributes".into(),
@@ -412,6 +424,7 @@ fn request_json(
 
 async fn requests_json(
     conn: &mut signalons_db::AsyncPgConnection,
+    req: &HttpRequest,
     reports: Vec<PublicReport>,
     extensions: bool,
     format: Format,
@@ -420,6 +433,16 @@ async fn requests_json(
     let notes = queries::latest_notes(conn, &ids)
         .await
         .map_err(Open311Error::database(format))?;
+    let origin = origin(req);
+    let media: HashMap<i64, String> = signalons_db::media::first_public_keys(conn, &ids)
+        .await
+        .map_err(Open311Error::database(format))?
+        .into_iter()
+        .map(|(id, key)| {
+            let path = signalons_media::public_path(&key, signalons_media::Rendition::Photo);
+            (id, format!("{origin}{path}"))
+        })
+        .collect();
     let supporters = if extensions {
         Some(
             queries::supporters(conn, &ids)
@@ -432,7 +455,7 @@ async fn requests_json(
     reports
         .into_iter()
         .map(|report| {
-            request_json(report, &notes, supporters.as_ref())
+            request_json(report, &notes, &media, supporters.as_ref())
                 .map_err(|e| Open311Error::internal(format, &e))
         })
         .collect()
@@ -637,7 +660,7 @@ async fn list_requests(state: &AppState, req: &HttpRequest, format: Format) -> A
         None => queries::list(&mut conn, &query.filter, query.offset, query.limit).await,
     }
     .map_err(Open311Error::database(format))?;
-    let requests = requests_json(&mut conn, reports, query.extensions, format).await?;
+    let requests = requests_json(&mut conn, req, reports, query.extensions, format).await?;
     ok(format, "service_requests", &Value::Array(requests))
 }
 
@@ -660,8 +683,14 @@ async fn get_request(state: &AppState, req: &HttpRequest, id: &str, format: Form
     if reports.is_empty() {
         return Err(missing());
     }
-    let requests =
-        requests_json(&mut conn, reports, truthy(params.get("extensions")), format).await?;
+    let requests = requests_json(
+        &mut conn,
+        req,
+        reports,
+        truthy(params.get("extensions")),
+        format,
+    )
+    .await?;
     ok(format, "service_requests", &Value::Array(requests))
 }
 

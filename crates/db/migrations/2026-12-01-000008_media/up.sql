@@ -1,0 +1,23 @@
+-- Photos of reports, re-encoded without metadata. The bytes live in the photo store (a local
+-- directory or S3-compatible storage) under `storage_key`; this table says what they are, whose
+-- they are and whether the public may see them.
+CREATE TABLE media (
+    id bigserial PRIMARY KEY,
+    report_id bigint NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
+    -- `report`: evidence sent with or after the report; `resolution`: a crew's photo of the
+    -- work, shown with every report of the incident.
+    kind text NOT NULL CHECK (kind IN ('report', 'resolution')),
+    -- Random, never reused: the photo is `<key>.jpg`, its thumbnail `<key>.thumb.jpg`.
+    storage_key text NOT NULL UNIQUE CHECK (storage_key ~ '^[0-9a-f]{32}$'),
+    content_type text NOT NULL,
+    byte_size integer NOT NULL CHECK (byte_size > 0),
+    width integer NOT NULL CHECK (width > 0),
+    height integer NOT NULL CHECK (height > 0),
+    thumbnail_byte_size integer NOT NULL CHECK (thumbnail_byte_size > 0),
+    uploaded_by bigint REFERENCES users (id) ON DELETE SET NULL,
+    hidden_at timestamptz,
+    hidden_by bigint REFERENCES users (id) ON DELETE SET NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX media_report_idx ON media (report_id, kind);
