@@ -62,3 +62,20 @@ ensure_database() {
 ensure_rust() {
   command -v cargo >/dev/null || { log "cargo is required: install Rust from your distribution or rustup"; exit 1; }
 }
+
+# The project's Python virtualenv (.venv), with the packages of REQUIREMENTS installed.
+ensure_venv() {
+  if [ ! -x .venv/bin/python ]; then
+    if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+      apt_install python3-venv
+    fi
+    log "creating the Python virtualenv (.venv)"
+    python3 -m venv .venv
+  fi
+  .venv/bin/pip install -q --disable-pip-version-check -r "$1"
+}
+
+# A TCP port free on 127.0.0.1 right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

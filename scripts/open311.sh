@@ -10,21 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_venv() {
-  if [ ! -x .venv/bin/python ]; then
-    if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
-      apt_install python3-venv
-    fi
-    log "creating the Python virtualenv (.venv)"
-    python3 -m venv .venv
-  fi
-  .venv/bin/pip install -q --disable-pip-version-check -r tests/open311/requirements.txt
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 DB="signalons_open311_$$"
 SERVER_PID=""
 
@@ -75,7 +60,7 @@ run_tests() {
 case "${1:-}" in
   test)
     ensure_postgres
-    ensure_venv
+    ensure_venv tests/open311/requirements.txt
     run_tests
     ;;
   *)

@@ -17,3 +17,4 @@ log "cargo test"
 cargo test --locked --workspace --no-fail-fast
 ./scripts/pwa.sh test
 ./scripts/open311.sh test
+./scripts/s3.sh test

@@ -490,3 +490,43 @@ async fn open311_requests_carry_the_photo_as_media_url() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn the_department_mail_links_the_photos() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", &[]).await;
+    let saved = app
+        .client
+        .put(app.url("/api/v1/admin/departments/PWD_D10A"))
+        .bearer_auth(&admin.token)
+        .json(
+            &json!({"name": "Public Works District 10A", "channel": "email",
+                      "channel_config": {"to": "d10a@pwd.example.org"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        saved.status(),
+        StatusCode::OK,
+        "{}",
+        saved.text().await.unwrap()
+    );
+    let (status, created) = create(
+        &app,
+        form(&report(true), vec![photos::jpeg(200, 150)]),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mails = app
+        .mail
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+    let body = mails[0].replace("=\r\n", "").replace("=3D", "=");
+    let link = format!(
+        "https://signalons.example.org{}",
+        created["photos"][0]["url"].as_str().unwrap()
+    );
+    assert!(body.contains(&link), "{body}");
+}
