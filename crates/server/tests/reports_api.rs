@@ -63,9 +63,15 @@ async fn a_created_report_is_stored_routed_and_readable() {
         .as_object_mut()
         .unwrap()
         .remove("duplicate_candidates");
-    assert_eq!(expected.as_object_mut().unwrap().remove("photos"), Some(json!([])));
     assert_eq!(
-        expected.as_object_mut().unwrap().remove("location_from_photo"),
+        expected.as_object_mut().unwrap().remove("photos"),
+        Some(json!([]))
+    );
+    assert_eq!(
+        expected
+            .as_object_mut()
+            .unwrap()
+            .remove("location_from_photo"),
         Some(json!(false))
     );
     assert_eq!(fetched, expected);
