@@ -66,7 +66,7 @@ impl PhotoService {
 pub struct Photo {
     pub id: i64,
     /// The photo (JPEG, at most 2048 pixels on its long side, without metadata).
-    #[schema(example = "/api/v1/photos/3f0c9a6d2b1e4f5a8c7d6e5f4a3b2c1d.jpg")]
+    #[schema(example = "/api/v1/media/3f0c9a6d2b1e4f5a8c7d6e5f4a3b2c1d.jpg")]
     pub url: String,
     /// Its thumbnail (at most 320 pixels on its long side).
     pub thumbnail_url: String,
@@ -400,7 +400,7 @@ async fn upload(service: &PhotoService, form: PhotoForm) -> Result<StoredPhotos,
     ),
     security((), ("bearer" = []))
 )]
-#[post("/reports/{id}/photos")]
+#[post("/reports/{id}/media")]
 pub async fn add_report_photos(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -473,7 +473,7 @@ pub struct PhotoUpload {
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/reports/{id}/photos")]
+#[get("/reports/{id}/media")]
 pub async fn list_report_photos(
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -531,7 +531,7 @@ async fn staff_sees(
     ),
     security((), ("bearer" = []))
 )]
-#[get("/photos/{file}")]
+#[get("/media/{file}")]
 pub async fn get_photo_file(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -617,7 +617,7 @@ fn rendition_tag(rendition: Rendition) -> &'static str {
     ),
     security(("bearer" = []))
 )]
-#[post("/jobs/{id}/photos")]
+#[post("/jobs/{id}/media")]
 pub async fn add_job_photos(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -682,7 +682,7 @@ pub async fn add_job_photos(
     ),
     security(("bearer" = []))
 )]
-#[get("/jobs/{id}/photos")]
+#[get("/jobs/{id}/media")]
 pub async fn list_job_photos(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
@@ -731,7 +731,7 @@ pub struct PhotoModeration {
     ),
     security(("bearer" = []))
 )]
-#[patch("/photos/{id}")]
+#[patch("/media/{id}")]
 pub async fn moderate_photo(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,

@@ -135,7 +135,7 @@ async fn a_photo_with_gps_places_the_report_and_comes_out_without_any_metadata()
     assert_eq!(thumbnail.width().max(thumbnail.height()), 320);
 
     let (status, listed) = app
-        .get_json(&format!("/api/v1/reports/{}/photos", created["id"]))
+        .get_json(&format!("/api/v1/reports/{}/media", created["id"]))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed, json!([photo.clone()]));
@@ -252,7 +252,7 @@ async fn upload(
         .part("photo", photo_part(photo, "later.jpg"));
     let response = app
         .client
-        .post(app.url(&format!("/api/v1/reports/{report_id}/photos")))
+        .post(app.url(&format!("/api/v1/reports/{report_id}/media")))
         .multipart(form)
         .send()
         .await
@@ -310,7 +310,7 @@ async fn staff_hide_a_photo_and_the_public_no_longer_sees_it() {
     .await;
     let photo = created["photos"][0].clone();
     let url = photo["url"].as_str().unwrap().to_owned();
-    let path = format!("/api/v1/photos/{}", photo["id"]);
+    let path = format!("/api/v1/media/{}", photo["id"]);
     let hide = json!({"hidden": true, "reason": "a face is recognisable"});
 
     let crew = app.staff("crew", &["PWD_D10A"]).await;
@@ -350,7 +350,7 @@ async fn staff_hide_a_photo_and_the_public_no_longer_sees_it() {
         assert_eq!(problem["code"], "photo_not_found");
     }
     let (_, listed) = app
-        .get_json(&format!("/api/v1/reports/{}/photos", created["id"]))
+        .get_json(&format!("/api/v1/reports/{}/media", created["id"]))
         .await;
     assert_eq!(listed, json!([]));
     let staff_view = app
@@ -418,7 +418,7 @@ async fn a_crew_photo_of_the_work_shows_with_every_report_of_the_incident() {
     let elsewhere = app.staff("crew", &["PWD_D03"]).await;
     let send = |token: &str| {
         app.client
-            .post(app.url(&format!("/api/v1/jobs/{job}/photos")))
+            .post(app.url(&format!("/api/v1/jobs/{job}/media")))
             .bearer_auth(token)
             .multipart(Form::new().part("photo", photo_part(photos::jpeg(300, 200), "fixed.jpg")))
             .send()
@@ -433,13 +433,13 @@ async fn a_crew_photo_of_the_work_shows_with_every_report_of_the_incident() {
     assert_eq!(added[0]["kind"], "resolution");
     for report in [&first, &second] {
         let (_, listed) = app
-            .get_json(&format!("/api/v1/reports/{}/photos", report["id"]))
+            .get_json(&format!("/api/v1/reports/{}/media", report["id"]))
             .await;
         assert_eq!(listed, added, "report {}", report["id"]);
     }
     let staff: Value = app
         .client
-        .get(app.url(&format!("/api/v1/jobs/{job}/photos")))
+        .get(app.url(&format!("/api/v1/jobs/{job}/media")))
         .bearer_auth(&crew.token)
         .send()
         .await
@@ -455,10 +455,10 @@ async fn a_crew_photo_of_the_work_shows_with_every_report_of_the_incident() {
 async fn photo_urls_name_nothing_but_photos() {
     let app = TestApp::spawn().await;
     for path in [
-        "/api/v1/photos/..%2F..%2F..%2Fetc%2Fpasswd",
-        "/api/v1/photos/%2e%2e%2fCargo.toml",
-        "/api/v1/photos/0123456789abcdef0123456789abcdef.jpg",
-        "/api/v1/photos/0123456789abcdef0123456789abcdef.png",
+        "/api/v1/media/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/api/v1/media/%2e%2e%2fCargo.toml",
+        "/api/v1/media/0123456789abcdef0123456789abcdef.jpg",
+        "/api/v1/media/0123456789abcdef0123456789abcdef.png",
     ] {
         let response = fetch(&app, path).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
