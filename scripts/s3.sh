@@ -43,7 +43,7 @@ for attempt in range(100):
 PY
   log "photo store on S3 ($endpoint, moto)"
   SIGNALONS_TEST_S3_ENDPOINT=$endpoint SIGNALONS_TEST_S3_BUCKET=$bucket \
-    cargo test --locked -q -p signalons-media --test s3_store -- --ignored
+    cargo test --locked -q -p signalons-media --test store -- --ignored
 }
 
 case "${1:-}" in

@@ -200,32 +200,4 @@ mod tests {
         };
         assert!(!format!("{config:?}").contains("very-secret"));
     }
-
-    #[tokio::test]
-    async fn a_local_store_keeps_and_forgets_photos() {
-        let dir = std::env::temp_dir().join(format!("signalons-store-{}", new_storage_key()));
-        let store = PhotoStore::open(&StoreConfig::Local { dir: dir.clone() }).expect("open");
-        let key = new_storage_key();
-        store
-            .put(&key, b"photo".to_vec(), b"thumb".to_vec())
-            .await
-            .expect("put");
-        assert_eq!(
-            store
-                .get(&key, Rendition::Photo)
-                .await
-                .expect("get")
-                .as_deref(),
-            Some(&b"photo"[..])
-        );
-        assert!(
-            dir.join("photos")
-                .join(format!("{key}.thumb.jpg"))
-                .is_file()
-        );
-        store.delete(&key).await.expect("delete");
-        assert_eq!(store.get(&key, Rendition::Photo).await.expect("get"), None);
-        store.delete(&key).await.expect("deleting twice is fine");
-        std::fs::remove_dir_all(dir).expect("clean up");
-    }
 }
