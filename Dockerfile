@@ -11,6 +11,8 @@ WORKDIR /app
 COPY --from=build /src/target/release/signalons /usr/local/bin/signalons
 COPY data ./data
 COPY pwa/dist* ./pwa/dist/
+# Photos live in a volume (see docker-compose.yml); the server runs as nobody.
+RUN mkdir -p /app/var/photos && chown nobody /app/var/photos
 ENV SIGNALONS_BIND=0.0.0.0:8080
 EXPOSE 8080
 USER nobody
