@@ -66,7 +66,7 @@ impl PhotoService {
 pub struct Photo {
     pub id: i64,
     /// The photo (JPEG, at most 2048 pixels on its long side, without metadata).
-    #[schema(example = "/api/v1/media/3f0c9a6d2b1e4f5a8c7d6e5f4a3b2c1d.jpg")]
+    #[schema(example = "/api/v1/media/files/3f0c9a6d2b1e4f5a8c7d6e5f4a3b2c1d.jpg")]
     pub url: String,
     /// Its thumbnail (at most 320 pixels on its long side).
     pub thumbnail_url: String,
@@ -531,7 +531,7 @@ async fn staff_sees(
     ),
     security((), ("bearer" = []))
 )]
-#[get("/media/{file}")]
+#[get("/media/files/{file}")]
 pub async fn get_photo_file(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -83,8 +83,8 @@ pub enum Rendition {
 /// Where the API serves a photo's file, relative to the server's address.
 pub fn public_path(key: &str, rendition: Rendition) -> String {
     match rendition {
-        Rendition::Photo => format!("/api/v1/media/{key}.jpg"),
-        Rendition::Thumbnail => format!("/api/v1/media/{key}.thumb.jpg"),
+        Rendition::Photo => format!("/api/v1/media/files/{key}.jpg"),
+        Rendition::Thumbnail => format!("/api/v1/media/files/{key}.thumb.jpg"),
     }
 }
 

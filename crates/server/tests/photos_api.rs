@@ -455,10 +455,10 @@ async fn a_crew_photo_of_the_work_shows_with_every_report_of_the_incident() {
 async fn photo_urls_name_nothing_but_photos() {
     let app = TestApp::spawn().await;
     for path in [
-        "/api/v1/media/..%2F..%2F..%2Fetc%2Fpasswd",
-        "/api/v1/media/%2e%2e%2fCargo.toml",
-        "/api/v1/media/0123456789abcdef0123456789abcdef.jpg",
-        "/api/v1/media/0123456789abcdef0123456789abcdef.png",
+        "/api/v1/media/files/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/api/v1/media/files/%2e%2e%2fCargo.toml",
+        "/api/v1/media/files/0123456789abcdef0123456789abcdef.jpg",
+        "/api/v1/media/files/0123456789abcdef0123456789abcdef.png",
     ] {
         let response = fetch(&app, path).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");

@@ -187,3 +187,28 @@ async fn the_committed_contract_is_the_served_one() {
         "the documentation page is served"
     );
 }
+
+/// OpenAPI forbids two paths that differ only in their parameters' names (`/a/{x}` and
+/// `/a/{y}`): clients generated from the contract could not tell them apart.
+#[test]
+fn no_two_paths_of_the_contract_are_the_same_template() {
+    let contract = signalons_api::openapi();
+    let mut seen = std::collections::HashMap::new();
+    for path in contract.paths.paths.keys() {
+        let shape: String = path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "{}"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        if let Some(other) = seen.insert(shape, path.clone()) {
+            panic!("{path} and {other} are the same template");
+        }
+    }
+    assert!(seen.len() > 40, "the contract has its paths");
+}
