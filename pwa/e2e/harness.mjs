@@ -101,6 +101,7 @@ export async function startWorld() {
       SIGNALONS_PWA_DIR: dist,
       SIGNALONS_HTTP_WORKERS: '2',
       SIGNALONS_JWT_SECRET: randomBytes(32).toString('hex'),
+      SIGNALONS_PHOTO_DIR: join(work, 'photos'),
       SIGNALONS_LOG: process.env.SIGNALONS_LOG ?? 'warn',
     };
     const run = (...args) => execFileSync(BIN, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -137,7 +138,15 @@ export async function startWorld() {
     });
     cleanups.push(() => browser.close());
 
-    return { base, browser, stop, serverLog: () => readFileSync(logFile, 'utf8') };
+    /** A staff account, made as an operator does: `signalons admin create`, password on stdin. */
+    const createStaff = ({ email, password, role = 'crew', department = 'PWD_D10A' }) =>
+      execFileSync(
+        BIN,
+        ['admin', 'create', '--email', email, '--role', role, '--department', department, '--jurisdiction', 'boston'],
+        { cwd: ROOT, env, input: `${password}\n`, stdio: ['pipe', 'pipe', 'pipe'] },
+      );
+
+    return { base, browser, stop, createStaff, serverLog: () => readFileSync(logFile, 'utf8') };
   } catch (error) {
     await stop();
     throw error;

@@ -17,6 +17,8 @@ const FENWAY = { lat: 42.3467, lon: -71.0972 };
 const run = Date.now().toString(36);
 let world;
 let phone;
+/** The crew's phone, shared by the crew's tests. */
+let crewPhone;
 
 async function expectAccessible(name, page = phone.page) {
   const violations = await seriousViolations(page);
@@ -64,6 +66,31 @@ async function closeResident(resident) {
 }
 const nav = () => phone.page.getByRole('navigation');
 
+/** Closes the message at the bottom, so a screenshot shows the screen under it. */
+async function closeToast(page) {
+  const close = page.locator('.toast').getByRole('button', { name: 'Close' });
+  if (await close.isVisible()) await close.click();
+}
+
+/** A PNG drawn in the page, as a camera's picture would arrive. */
+async function photoPng(page, width, height) {
+  const data = await page.evaluate(
+    ([w, h]) => {
+      const canvas = document.createElement('canvas');
+      canvas.width = w;
+      canvas.height = h;
+      const ctx = canvas.getContext('2d');
+      ctx.fillStyle = '#8a8f96';
+      ctx.fillRect(0, 0, w, h);
+      ctx.fillStyle = '#2d3a4a';
+      ctx.fillRect(w * 0.2, h * 0.3, w * 0.6, h * 0.4);
+      return canvas.toDataURL('image/png').split(',')[1];
+    },
+    [width, height],
+  );
+  return Buffer.from(data, 'base64');
+}
+
 /** A few public reports around the resident so the map has something to show and cluster. */
 async function seedReports(base) {
   const spots = [
@@ -101,6 +128,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
   });
 
   after(async () => {
+    if (crewPhone) await closeResident(crewPhone);
     if (phone) {
       assert.deepEqual(phone.errors, [], 'uncaught errors in the page');
       assert.deepEqual(phone.external, [], 'requests that left 127.0.0.1');
@@ -181,7 +209,13 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     assert.ok(Math.abs(body.latitude - FENWAY.lat) < 1e-6);
     assert.equal('contact_email' in body, false, 'the email is never public');
     assert.equal((await reportsDescribed(world.base, description, FENWAY.lat, FENWAY.lon)).length, 1);
-    await page.getByText('Photo kept on this device, not sent yet.').first().waitFor();
+    // The photo went with the report, once.
+    const media = await api(world.base, `/api/v1/reports/${id}/media`);
+    assert.equal(media.status, 200);
+    assert.equal(media.body.length, 1);
+    assert.equal(media.body[0].kind, 'report');
+    assert.equal(media.body[0].width, 2048);
+    await page.getByText('Photo sent with the report.').first().waitFor();
   });
 
   test('a report made offline waits on the device and is sent once, however often it is retried', async () => {
@@ -243,6 +277,52 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     assert.equal(found.length, 1, 'exactly one report on the server');
   });
 
+  test('a report with a photo made offline arrives with its photo, exactly once', async () => {
+    const { page, context } = phone;
+    await nav().getByRole('link', { name: 'Report', exact: true }).click();
+    await heading().filter({ hasText: 'Report a problem' }).waitFor();
+    await page.getByText(/^Position: .* — from GPS/).waitFor();
+    await context.setOffline(true);
+    await page.getByText('You are offline.').waitFor();
+    await page.getByLabel('Or type coordinates (latitude, longitude)').fill('42.3512, -71.0660');
+    await page.getByRole('button', { name: 'Use these coordinates' }).click();
+    await page.getByLabel('What is the problem?').selectOption('graffiti');
+    await page.locator('input[type=file]').setInputFiles({
+      name: 'tag.png',
+      mimeType: 'image/png',
+      buffer: await photoPng(page, 1200, 900),
+    });
+    await page.getByText(/1200 × 900 pixels/).waitFor();
+    const description = `Tag on the bus shelter (${run})`;
+    await page.getByLabel(/Describe it/).fill(description);
+    await sendReport(page);
+    await page.getByRole('status').filter({ hasText: 'Report saved on this device.' }).waitFor();
+    await page.getByText('Photo kept on this device, sent with the report.').waitFor();
+    const [item] = await readOutbox(page);
+    assert.equal(item.body.description, description);
+
+    await context.setOffline(false);
+    await page.getByRole('heading', { name: 'Waiting to be sent (0)' }).waitFor();
+    const found = await reportsDescribed(world.base, description, 42.3512, -71.066);
+    assert.equal(found.length, 1, 'one report on the server');
+    const media = await api(world.base, `/api/v1/reports/${found[0].id}/media`);
+    assert.equal(media.body.length, 1, 'with its one photo');
+
+    // The same multipart create retried with its key: the same report, no second photo.
+    const form = new FormData();
+    form.append('report', new Blob([JSON.stringify(item.body)], { type: 'application/json' }));
+    form.append('photo', new Blob([await photoPng(page, 1200, 900)], { type: 'image/png' }), 'tag.png');
+    const again = await fetch(`${world.base}/api/v1/reports`, {
+      method: 'POST',
+      headers: { 'Idempotency-Key': item.key },
+      body: form,
+    });
+    assert.equal(again.status, 200);
+    assert.equal((await again.json()).id, found[0].id);
+    assert.equal((await api(world.base, `/api/v1/reports/${found[0].id}/media`)).body.length, 1);
+    assert.equal((await reportsDescribed(world.base, description, 42.3512, -71.066)).length, 1);
+  });
+
   test('a report the server refuses shows why on the pending item', async () => {
     const { page, context } = phone;
     await context.setOffline(true);
@@ -270,7 +350,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     const { page } = phone;
     await nav().getByRole('link', { name: 'My reports' }).click();
     await heading().filter({ hasText: 'My reports' }).waitFor();
-    await page.getByRole('heading', { name: 'Sent from this device (2)' }).waitFor();
+    await page.getByRole('heading', { name: 'Sent from this device (3)' }).waitFor();
     const cards = page.locator('.card:not(.pending)');
     await cards.first().getByRole('heading', { name: 'Public history' }).waitFor();
     await cards.first().getByText('Report received', { exact: true }).waitFor();
@@ -284,6 +364,14 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     await page.getByRole('heading', { level: 1, name: /Report \d+/ }).waitFor();
     await page.getByRole('heading', { name: 'Public history' }).waitFor();
     await page.getByText('Handled by').waitFor();
+    // The newest is the offline one: its photo, as the server keeps it.
+    await page.getByRole('heading', { name: 'Photos' }).waitFor();
+    await page.getByRole('img', { name: 'Photo 1 of the problem, sent by a resident' }).waitFor();
+    assert.ok(
+      await page.locator('.photos img').evaluate((img) => img.complete && img.naturalWidth > 0),
+      'the thumbnail loads',
+    );
+    await closeToast(page);
     await screenshot(page, 'detail');
     await expectAccessible('report page');
   });
@@ -406,6 +494,221 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     } finally {
       await closeResident(other);
     }
+  });
+
+  test('a crew signs in, takes a resident’s report from the queue and resolves it in public', async () => {
+    const crew = { email: `crew-${run}@example.org`, password: `Pothole-crew-${run}-pw` };
+    world.createStaff(crew);
+
+    // A resident reports a pothole in the Fenway (routed to Public Works District 10A).
+    const spot = { lat: 42.3441, lon: -71.1003 };
+    const resident = await residentAt(spot);
+    const description = `Pothole at the bus stop (${run})`;
+    let reportId;
+    try {
+      await openPotholeForm(resident.page);
+      await resident.page.getByLabel(/Describe it/).fill(description);
+      await sendReport(resident.page);
+      const toast = resident.page
+        .getByRole('status')
+        .filter({ hasText: /Report sent: number \d+|Already reported/ });
+      await toast.waitFor();
+      [reportId] = (await reportsDescribed(world.base, description, spot.lat, spot.lon)).map((r) => r.id);
+      assert.ok(reportId, 'the report is on the server');
+    } finally {
+      await closeResident(resident);
+    }
+    const report = (await api(world.base, `/api/v1/reports/${reportId}`)).body;
+    assert.equal(report.department?.code, 'PWD_D10A', 'routed to the crew’s department');
+    const jobId = report.incident_id;
+
+    const staff = await newPhone(world.browser, world.base);
+    crewPhone = staff;
+    const { page } = staff;
+    await page.goto(world.base);
+    await page.getByRole('link', { name: 'Staff sign-in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Staff sign-in' }).waitFor();
+    await screenshot(page, 'staff-signin');
+    await expectAccessible('staff sign-in', page);
+
+    // A wrong password is said, in words.
+    await page.getByLabel('Email').fill(crew.email);
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Could not sign in: wrong email or password' }).waitFor();
+
+    await page.getByLabel('Password').fill(crew.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
+    await page.getByText(/Signed in as .*\(crew, PWD_D10A\)/).waitFor();
+    await page.locator('#queue-count').filter({ hasText: /\d+ open jobs?\./ }).waitFor();
+    const card = page.locator('.card.job').filter({ hasText: description });
+    await card.waitFor();
+    const text = await card.textContent();
+    assert.match(text, /P\d (urgent|high|normal|low|lowest)/);
+    assert.match(text, /Submitted/);
+    assert.match(text, /\d+ m away/);
+    assert.match(text, /Not taken/);
+    await screenshot(page, 'queue');
+    await expectAccessible('crew queue', page);
+
+    // The same queue on a map, numbered as in the list.
+    await page.getByRole('button', { name: 'Map' }).click();
+    await page.locator('.leaflet-marker-icon.pin-job').first().waitFor();
+    assert.ok((await page.locator('.leaflet-marker-icon.pin-job').count()) >= 1);
+    await page.locator('.jobs-map').evaluate((e) => e.scrollIntoView({ block: 'center' }));
+    await screenshot(page, 'queue-map');
+    await expectAccessible('crew queue map', page);
+    await page.getByRole('button', { name: 'List' }).click();
+
+    await card.getByRole('link').click();
+    await page.getByRole('heading', { level: 1, name: new RegExp(`Job ${jobId}`) }).waitFor();
+    await page.getByRole('button', { name: 'Take this job' }).click();
+    await page.getByRole('status').filter({ hasText: 'You took the job.' }).waitFor();
+    await page.locator('.facts').getByText('Taken by you').waitFor();
+    await closeToast(page);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await screenshot(page, 'job');
+
+    // Resolved, with the public explanation, an internal note and a photo of the work.
+    const explanation = `Filled the pothole this morning (${run}).`;
+    await page.getByLabel('New status').selectOption('resolved');
+    await page.getByLabel(/Public explanation/).fill(explanation);
+    await page.getByLabel(/Internal note/).fill('Cold patch, 2 bags.');
+    await page.locator('input[type=file]').setInputFiles({
+      name: 'work.png',
+      mimeType: 'image/png',
+      buffer: await photoPng(page, 1600, 1200),
+    });
+    await page.getByRole('img', { name: 'Your photo of the work' }).waitFor();
+    await closeToast(page);
+    await page.locator('.status-form').evaluate((e) => e.scrollIntoView());
+    await screenshot(page, 'job-status');
+    await expectAccessible('job', page);
+    await page.getByRole('button', { name: 'Change the status' }).click();
+    await page.getByRole('status').filter({ hasText: 'Status changed to “Resolved”.' }).waitFor();
+    await page.locator('.facts').getByText('Resolved').waitFor();
+
+    const after = (await api(world.base, `/api/v1/reports/${reportId}`)).body;
+    assert.equal(after.status, 'resolved');
+    const media = (await api(world.base, `/api/v1/reports/${reportId}/media`)).body;
+    assert.deepEqual(
+      media.map((m) => m.kind),
+      ['resolution'],
+    );
+
+    // The resident's report page shows the explanation in its public history, and the photo.
+    const again = await residentAt(spot);
+    try {
+      await again.page.goto(`${world.base}/reports/${reportId}`);
+      await again.page.getByRole('heading', { name: 'Public history' }).waitFor();
+      const history = again.page.locator('.timeline');
+      await history.getByText(explanation).waitFor();
+      await history.getByText('Submitted → Resolved').waitFor();
+      assert.equal(await again.page.getByText('Cold patch').count(), 0, 'the note stays internal');
+      await again.page.getByRole('img', { name: 'Photo 1 of the work, by the crew' }).waitFor();
+      await again.page.locator('.photos').evaluate((e) => e.scrollIntoView());
+      await screenshot(again.page, 'resolved');
+      await expectAccessible('resolved report', again.page);
+    } finally {
+      await closeResident(again);
+    }
+  });
+
+  test('a crew’s changes made offline are sent once back online, in order', async () => {
+    const { page, context } = crewPhone;
+    const spot = { lat: 42.3452, lon: -71.1021 };
+    const description = `Sunken manhole cover (${run})`;
+    const made = await api(world.base, '/api/v1/reports', {
+      method: 'POST',
+      body: JSON.stringify({
+        category: 'pothole',
+        latitude: spot.lat,
+        longitude: spot.lon,
+        description,
+        source: 'api',
+      }),
+    });
+    assert.equal(made.status, 201);
+    const jobId = made.body.incident_id;
+
+    await page.getByRole('link', { name: 'Back to the jobs' }).click();
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const card = page.locator('.card.job').filter({ hasText: description });
+    await card.waitFor();
+    await card.getByRole('link').click();
+    await page.getByRole('heading', { level: 1, name: new RegExp(`Job ${jobId}`) }).waitFor();
+
+    await context.setOffline(true);
+    await page.getByText('You are offline.').waitFor();
+    await page.getByRole('button', { name: 'Take this job' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved on this device' }).waitFor();
+    const explanation = `Crew on site, making it safe (${run}).`;
+    await page.getByLabel('New status').selectOption('in_progress');
+    await page.getByLabel(/Public explanation/).fill(explanation);
+    await page.getByRole('button', { name: 'Change the status' }).click();
+    await page.getByRole('heading', { name: 'Your changes waiting to be sent (2)' }).waitFor();
+    await page.locator('.facts').getByText('In progress').waitFor();
+    await page.locator('.facts').getByText('Taken by you').waitFor();
+    await closeToast(page);
+    await page.locator('#job-pending-title').evaluate((e) => e.scrollIntoView());
+    await screenshot(page, 'job-offline');
+    await expectAccessible('job offline', page);
+    assert.equal((await api(world.base, `/api/v1/reports/${made.body.id}`)).body.status, 'submitted');
+
+    await context.setOffline(false);
+    await page.getByRole('heading', { name: /Your changes waiting to be sent/ }).waitFor({ state: 'detached' });
+    const report = (await api(world.base, `/api/v1/reports/${made.body.id}`)).body;
+    assert.equal(report.status, 'in_progress');
+    const events = (await api(world.base, `/api/v1/reports/${made.body.id}/events`)).body.items;
+    assert.equal(events.filter((e) => e.explanation === explanation).length, 1, 'sent once');
+  });
+
+  test('a change made on an outdated job is shown to the crew, not applied over the other', async () => {
+    const { page } = crewPhone;
+    const spot = { lat: 42.3436, lon: -71.0985 };
+    const description = `Crumbling kerb by the crossing (${run})`;
+    const made = await api(world.base, '/api/v1/reports', {
+      method: 'POST',
+      body: JSON.stringify({ category: 'pothole', latitude: spot.lat, longitude: spot.lon, description, source: 'api' }),
+    });
+    const jobId = made.body.incident_id;
+    await page.goto(`${world.base}/staff/jobs/${jobId}`);
+    await page.getByRole('heading', { level: 1, name: new RegExp(`Job ${jobId}`) }).waitFor();
+    await page.getByRole('button', { name: 'Take this job' }).waitFor();
+
+    // Meanwhile a colleague takes it.
+    const colleague = { email: `colleague-${run}@example.org`, password: `Colleague-${run}-pw` };
+    world.createStaff(colleague);
+    const session = await api(world.base, '/api/v1/auth/login', {
+      method: 'POST',
+      body: JSON.stringify(colleague),
+    });
+    const auth = { Authorization: `Bearer ${session.body.access_token}` };
+    const seen = await api(world.base, `/api/v1/jobs/${jobId}`, { headers: auth });
+    const taken = await api(world.base, `/api/v1/jobs/${jobId}/take`, {
+      method: 'POST',
+      headers: { ...auth, 'If-Match': seen.headers.get('etag') },
+    });
+    assert.equal(taken.status, 200);
+
+    await page.getByRole('button', { name: 'Take this job' }).click();
+    await page.getByText('Not applied: the job changed since you saw it.').waitFor();
+    await page.getByText(/Now: Submitted, taken by another crew member, version \d+\./).waitFor();
+    await page.locator('.facts').getByText('Taken by another crew member').waitFor();
+    await closeToast(page);
+    await page.locator('#job-pending-title').evaluate((e) => e.scrollIntoView());
+    await screenshot(page, 'conflict');
+    await expectAccessible('conflict', page);
+    const job = await api(world.base, `/api/v1/jobs/${jobId}`, { headers: auth });
+    assert.equal(job.body.assignee_id, taken.body.assignee_id, 'the colleague still has it');
+
+    await page.getByRole('button', { name: 'Discard my change' }).click();
+    await page.getByRole('heading', { name: /Your changes waiting to be sent/ }).waitFor({ state: 'detached' });
+
+    // Signing out ends the session here and on the server.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Staff sign-in' }).waitFor();
   });
 
   test('French and English, switched and remembered', async () => {

@@ -2,7 +2,8 @@
 // into src/generated/api.ts at build time, so a contract change that the app does not follow
 // breaks `tsc`). Used by the page and by the service worker (no DOM here).
 //
-// Endpoints still to come slot in beside these: login and the crew queue.
+// Staff calls (sign-in, the queue, jobs) take the access token as an argument: src/auth.ts keeps
+// the session and refreshes it.
 import createClient from 'openapi-fetch';
 import type { components, paths } from './generated/api';
 import { tileAlignedBBox } from './tiles';
@@ -25,6 +26,12 @@ export type SupportRequest = Schemas['SupportRequest'];
 export type SupportResult = Schemas['SupportResult'];
 export type MapCluster = Schemas['Cluster'];
 export type ClusterList = Schemas['ClusterList'];
+export type Photo = Schemas['Photo'];
+export type Session = Schemas['Session'];
+export type Me = Schemas['Me'];
+export type Job = Schemas['Job'];
+export type QueuePage = Schemas['QueuePage'];
+export type StatusChange = Schemas['StatusChange'];
 
 /** West, south, east, north in degrees. */
 export type BBox = [number, number, number, number];
@@ -44,7 +51,9 @@ export class ApiError extends Error {
 /** A problem document from whatever came back (the body may not be one, e.g. from a proxy). */
 export function toProblem(status: number, body: unknown): Problem {
   const b = (typeof body === 'object' && body !== null ? body : {}) as Partial<Problem>;
+  const current = b.current !== undefined && b.current !== null ? { current: b.current } : {};
   return {
+    ...current,
     type: typeof b.type === 'string' ? b.type : 'about:blank',
     title: typeof b.title === 'string' ? b.title : `HTTP ${status}`,
     status,
@@ -143,11 +152,31 @@ export type CreateOutcome =
   | { ok: true; status: number; report: CreatedReport; replayed: boolean }
   | { ok: false; status: number; problem: Problem };
 
-export async function createReport(key: string, body: CreateReport): Promise<CreateOutcome> {
-  const { data, error, response } = await client.POST('/api/v1/reports', {
-    params: { header: { 'Idempotency-Key': key } },
-    body,
-  });
+/** The body of a create: JSON, or multipart with the report as a JSON part and its photos. */
+export function reportFormData(body: CreateReport, photos: readonly Blob[]): FormData {
+  const form = new FormData();
+  form.append('report', new Blob([JSON.stringify(body)], { type: 'application/json' }), 'report.json');
+  photos.forEach((photo, i) => form.append('photo', photo, `photo-${i + 1}.jpg`));
+  return form;
+}
+
+/** Creates a report, with its photos when there are any (one multipart request: the
+ *  Idempotency-Key covers them too, so a retry never stores them twice). */
+export async function createReport(
+  key: string,
+  body: CreateReport,
+  photos: readonly Blob[] = [],
+): Promise<CreateOutcome> {
+  const params = { header: { 'Idempotency-Key': key } };
+  const { data, error, response } =
+    photos.length > 0
+      ? await client.POST('/api/v1/reports', {
+          params,
+          // The typed body is only what the contract names; the bytes sent are the form.
+          body: { report: body, photo: [] },
+          bodySerializer: () => reportFormData(body, photos),
+        })
+      : await client.POST('/api/v1/reports', { params, body });
   if (response.ok && data) {
     return {
       ok: true,
@@ -157,6 +186,11 @@ export async function createReport(key: string, body: CreateReport): Promise<Cre
     };
   }
   return { ok: false, status: response.status, problem: toProblem(response.status, error) };
+}
+
+/** The public photos of a report: residents' and the crew's photos of the work. */
+export async function listReportPhotos(id: number): Promise<Photo[]> {
+  return unwrap(await client.GET('/api/v1/reports/{id}/media', { params: { path: { id } } }));
 }
 
 /** Who would handle a report of `category` here; 422 `outside_jurisdiction` away from the city. */
@@ -197,4 +231,101 @@ export async function supportIncident(id: number, body: SupportRequest): Promise
   });
   if (response.ok && data) return { ok: true, status: response.status, result: data };
   return { ok: false, status: response.status, problem: toProblem(response.status, error) };
+}
+
+// --- staff: sign-in and the crew's jobs ---
+
+const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/** What a staff call gave: the data, or the problem. Network failures throw (TypeError). */
+export type Outcome<T> =
+  | { ok: true; status: number; data: T }
+  | { ok: false; status: number; problem: Problem };
+
+function outcome<T>(result: { data?: T; error?: unknown; response: Response }): Outcome<T> {
+  const { data, error, response } = result;
+  if (response.ok && data !== undefined) return { ok: true, status: response.status, data };
+  return { ok: false, status: response.status, problem: toProblem(response.status, error) };
+}
+
+export async function login(email: string, password: string): Promise<Outcome<Session>> {
+  return outcome(await client.POST('/api/v1/auth/login', { body: { email, password } }));
+}
+
+export async function refreshSession(refreshToken: string): Promise<Outcome<Session>> {
+  return outcome(
+    await client.POST('/api/v1/auth/refresh', { body: { refresh_token: refreshToken } }),
+  );
+}
+
+export async function logout(refreshToken: string): Promise<void> {
+  await client.POST('/api/v1/auth/logout', { body: { refresh_token: refreshToken } });
+}
+
+export interface QueueQuery {
+  lat?: number;
+  long?: number;
+  assignee?: string;
+  limit?: number;
+}
+
+export async function getQueue(token: string, query: QueueQuery): Promise<Outcome<QueuePage>> {
+  return outcome(
+    await client.GET('/api/v1/queue', { params: { query }, headers: bearer(token) }),
+  );
+}
+
+export async function getJob(token: string, id: number): Promise<Outcome<Job>> {
+  return outcome(
+    await client.GET('/api/v1/jobs/{id}', { params: { path: { id } }, headers: bearer(token) }),
+  );
+}
+
+/** `If-Match` for a job's version, as its ETag is written. */
+export const ifMatch = (version: number) => `"${version}"`;
+
+export type JobAction =
+  | { action: 'take' }
+  | { action: 'release' }
+  | { action: 'status'; change: StatusChange };
+
+/** Takes, releases or moves a job, conditional on the version the crew saw. */
+export async function postJobAction(
+  token: string,
+  id: number,
+  version: number,
+  act: JobAction,
+): Promise<Outcome<Job>> {
+  const params = { path: { id }, header: { 'If-Match': ifMatch(version) } };
+  const headers = bearer(token);
+  switch (act.action) {
+    case 'take':
+      return outcome(await client.POST('/api/v1/jobs/{id}/take', { params, headers }));
+    case 'release':
+      return outcome(await client.POST('/api/v1/jobs/{id}/release', { params, headers }));
+    case 'status':
+      return outcome(
+        await client.POST('/api/v1/jobs/{id}/status', { params, headers, body: act.change }),
+      );
+  }
+}
+
+/** A photo of the work on a job (multipart `photo` parts). */
+export async function addJobPhotos(
+  token: string,
+  id: number,
+  photos: readonly Blob[],
+): Promise<Outcome<Photo[]>> {
+  return outcome(
+    await client.POST('/api/v1/jobs/{id}/media', {
+      params: { path: { id } },
+      headers: bearer(token),
+      body: { photo: [] },
+      bodySerializer: () => {
+        const form = new FormData();
+        photos.forEach((photo, i) => form.append('photo', photo, `work-${i + 1}.jpg`));
+        return form;
+      },
+    }),
+  );
 }

@@ -8,16 +8,17 @@ import {
   useStore,
   useT,
 } from './state';
-import { listOutbox, onOutboxChange } from './outbox';
+import { isJob, listOutbox, onOutboxChange } from './outbox';
 import { MapScreen } from './screens/MapScreen';
 import { ReportScreen } from './screens/ReportScreen';
 import { MineScreen } from './screens/MineScreen';
 import { DetailScreen } from './screens/DetailScreen';
+import { CrewLoader } from './crew/loader';
 
 function usePendingCount(): number {
   const [count, setCount] = useState(0);
   useEffect(() => {
-    const load = () => void listOutbox().then((items) => setCount(items.length), () => {});
+    const load = () => void listOutbox().then((items) => setCount(items.filter((i) => !isJob(i)).length), () => {});
     load();
     return onOutboxChange(load);
   }, []);
@@ -35,6 +36,9 @@ function Screen({ route }: { route: Route }) {
       return <MineScreen />;
     case 'detail':
       return <DetailScreen id={route.id} />;
+    case 'staff':
+    case 'job':
+      return <CrewLoader route={route} />;
     default:
       return (
         <section class="screen">
@@ -96,7 +100,9 @@ export function App() {
         ? `${t('report.title')} · Signalons`
         : route.name === 'mine'
           ? `${t('mine.title')} · Signalons`
-          : 'Signalons';
+          : route.name === 'staff' || route.name === 'job'
+            ? `${t('staff.link.queue')} · Signalons`
+            : 'Signalons';
   }, [route, lang]);
 
   const other = lang === 'en' ? 'fr' : 'en';
@@ -128,6 +134,13 @@ export function App() {
       )}
       <main id="main">
         <Screen route={route} />
+        {route.name !== 'staff' && route.name !== 'job' && (
+          <footer class="site-footer">
+            <a href="/staff" onClick={linkClick}>
+              {t('staff.link')}
+            </a>
+          </footer>
+        )}
       </main>
       <div
         class={announcement ? `toast ${announcement.kind}` : 'toast empty'}

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Category, Problem, ReportEvent } from './api';
+import type { Category, Photo, Problem, ReportEvent } from './api';
 import { formatDateTime, isMessageKey, translate, type Lang, type MessageKey } from './i18n';
 import type { StoredPhoto } from './outbox';
 import { statusKey, statusSymbol, statusTone } from './status';
@@ -92,6 +92,49 @@ export function PhotoThumb({ photo, alt }: { photo: StoredPhoto; alt: string }) 
   return url ? (
     <img class="thumb" src={url} alt={alt} width={photo.width} height={photo.height} />
   ) : null;
+}
+
+/** The size a thumbnail is drawn at (the server's are at most 320 px on the long side). */
+export function thumbnailSize(photo: { width: number; height: number }, max = 160) {
+  const scale = Math.min(1, max / Math.max(photo.width, photo.height, 1));
+  return {
+    width: Math.max(1, Math.round(photo.width * scale)),
+    height: Math.max(1, Math.round(photo.height * scale)),
+  };
+}
+
+/** A report's public photos as thumbnails, each a link to the full photo. */
+export function PhotoList({ photos }: { photos: readonly Photo[] }) {
+  const { t } = useT();
+  return (
+    <section class="photos" aria-labelledby="photos-title">
+      <h2 id="photos-title">{t('report.detail.photos')}</h2>
+      <ul>
+        {photos.map((photo, index) => {
+          const n = index + 1;
+          const size = thumbnailSize(photo);
+          return (
+            <li key={photo.id}>
+              <a href={photo.url} target="_blank" rel="noopener" title={t('photo.open', { n })}>
+                <img
+                  src={photo.thumbnail_url}
+                  alt={t(photo.kind === 'resolution' ? 'photo.alt.resolution' : 'photo.alt.report', {
+                    n,
+                  })}
+                  width={size.width}
+                  height={size.height}
+                  loading="lazy"
+                />
+              </a>
+              <span class="caption">
+                {t(photo.kind === 'resolution' ? 'photo.kind.resolution' : 'photo.kind.report')}
+              </span>
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
 }
 
 /** One field error in the resident's language when we know its code, else the server's words. */

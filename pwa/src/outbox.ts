@@ -7,6 +7,10 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import {
   createReport,
+  type Job,
+  type JobAction,
+  type Outcome,
+  type Photo,
   supportIncident,
   type CreateOutcome,
   type CreatedReport,
@@ -21,12 +25,12 @@ import {
 } from './api';
 
 export const DB_NAME = 'signalons';
-const DB_VERSION = 2;
+const DB_VERSION = 3;
 export const SYNC_TAG = 'signalons-outbox';
 const CHANNEL = 'signalons-outbox';
 const LOCK = 'signalons-outbox';
 
-/** A photo resized on the device. Sent once the upload endpoint exists; kept until then. */
+/** A photo resized on the device, sent with its report (or, for crews, with their change). */
 export interface StoredPhoto {
   blob: Blob;
   width: number;
@@ -61,9 +65,37 @@ export interface SupportItem extends ItemBase {
   photo: null;
 }
 
-export type OutboxItem = ReportItem | SupportItem;
+/** What a crew does to a job: the API's actions, and a photo of the work. */
+export type JobChange = JobAction | { action: 'photo' };
+
+/** A crew's change to a job, conditional on the version they saw (If-Match). */
+export interface JobItem extends ItemBase {
+  kind: 'job';
+  jobId: number;
+  /** The job's version this change applies to (sent as If-Match). */
+  version: number;
+  /**
+   * An earlier change to the same job that was still waiting when this one was made: this one
+   * is sent after it, on the version its answer gives (the crew made both on the same view).
+   */
+  after: string | null;
+  change: JobChange;
+  photo: StoredPhoto | null;
+}
+
+export type OutboxItem = ReportItem | SupportItem | JobItem;
 
 export const isSupport = (item: OutboxItem): item is SupportItem => item.kind === 'support';
+export const isJob = (item: OutboxItem): item is JobItem => item.kind === 'job';
+export const isReport = (item: OutboxItem): item is ReportItem =>
+  item.kind === undefined || item.kind === 'report';
+
+/** A 409 answer carries the job as it is now: the crew decides again, nothing is overwritten. */
+export function conflictOf(item: OutboxItem): Job | null {
+  if (!isJob(item) || item.problem?.status !== 409) return null;
+  const current = item.problem.current as Partial<Job> | undefined;
+  return current && typeof current.version === 'number' ? (current as Job) : null;
+}
 
 /** An incident this device said "me too" to, with the last public state it saw. */
 export interface Followed {
@@ -88,11 +120,15 @@ interface Schema extends DBSchema {
   outbox: { key: string; value: OutboxItem };
   mine: { key: number; value: MyReport };
   followed: { key: number; value: Followed };
+  /** Small records by name: the staff session, the crew's last queue. */
+  meta: { key: string; value: unknown };
+  /** The last state seen of the jobs a crew looked at, for offline use. */
+  jobs: { key: number; value: Job };
 }
 
 let dbPromise: Promise<IDBPDatabase<Schema>> | null = null;
 
-function db(): Promise<IDBPDatabase<Schema>> {
+export function db(): Promise<IDBPDatabase<Schema>> {
   dbPromise ??= openDB<Schema>(DB_NAME, DB_VERSION, {
     upgrade(database, oldVersion) {
       if (oldVersion < 1) {
@@ -100,6 +136,10 @@ function db(): Promise<IDBPDatabase<Schema>> {
         database.createObjectStore('mine', { keyPath: 'id' });
       }
       if (oldVersion < 2) database.createObjectStore('followed', { keyPath: 'incidentId' });
+      if (oldVersion < 3) {
+        database.createObjectStore('meta');
+        database.createObjectStore('jobs', { keyPath: 'id' });
+      }
     },
     blocking() {
       // A newer version of the app wants to upgrade: let it.
@@ -198,6 +238,83 @@ export function enqueueSupport(
   return store<SupportItem>({ ...fresh(key, now), kind: 'support', incidentId, body, photo: null });
 }
 
+/**
+ * Queues a crew's change to a job seen at `version`. When an earlier change to the same job is
+ * still waiting, this one is chained to it.
+ */
+export async function enqueueJob(
+  jobId: number,
+  version: number,
+  change: JobChange,
+  photo: StoredPhoto | null = null,
+  now: Date = new Date(),
+  key: string = newKey(),
+): Promise<JobItem> {
+  const waiting = (await listOutbox()).filter((i) => isJob(i) && i.jobId === jobId);
+  const last = waiting[waiting.length - 1];
+  return store<JobItem>({
+    ...fresh(key, now),
+    kind: 'job',
+    jobId,
+    version,
+    after: last ? last.key : null,
+    change,
+    photo,
+  });
+}
+
+/** After a conflict, the crew chose to apply their change to the job as it is now. */
+export async function retryOnVersion(key: string, version: number): Promise<void> {
+  const item = await getOutboxItem(key);
+  if (!item || !isJob(item)) return;
+  await store<JobItem>({ ...item, version, state: 'pending', problem: null });
+}
+
+/** Sends again the crew's changes refused because they were signed out, once signed in. */
+export async function resumeSignedOut(): Promise<void> {
+  const database = await db();
+  for (const item of await database.getAll('outbox')) {
+    if (isJob(item) && item.state === 'rejected' && item.problem?.status === 401) {
+      await database.put('outbox', { ...item, state: 'pending', problem: null });
+    }
+  }
+  notifyChange();
+}
+
+export async function cachedJob(id: number): Promise<Job | undefined> {
+  return (await db()).get('jobs', id);
+}
+
+export async function cacheJobs(jobs: readonly Job[]): Promise<void> {
+  const tx = (await db()).transaction('jobs', 'readwrite');
+  await Promise.all(jobs.map((job) => tx.store.put(job)));
+  await tx.done;
+}
+
+export async function getMeta<T>(name: string): Promise<T | undefined> {
+  return (await (await db()).get('meta', name)) as T | undefined;
+}
+
+export async function setMeta(name: string, value: unknown): Promise<void> {
+  await (await db()).put('meta', value, name);
+}
+
+export async function deleteMeta(name: string): Promise<void> {
+  await (await db()).delete('meta', name);
+}
+
+/** Signing out: the crew's cached jobs and waiting changes go with the session. */
+export async function forgetCrewData(): Promise<void> {
+  const database = await db();
+  const tx = database.transaction(['outbox', 'jobs'], 'readwrite');
+  await tx.objectStore('jobs').clear();
+  for (const item of await tx.objectStore('outbox').getAll()) {
+    if (isJob(item)) await tx.objectStore('outbox').delete(item.key);
+  }
+  await tx.done;
+  notifyChange();
+}
+
 export async function listOutbox(): Promise<OutboxItem[]> {
   const items = await (await db()).getAll('outbox');
   return items.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
@@ -208,7 +325,14 @@ export async function getOutboxItem(key: string): Promise<OutboxItem | undefined
 }
 
 export async function discard(key: string): Promise<void> {
-  await (await db()).delete('outbox', key);
+  const database = await db();
+  const tx = database.transaction('outbox', 'readwrite');
+  await tx.store.delete(key);
+  // A change that waited for this one now goes on its own (and meets any conflict itself).
+  for (const item of await tx.store.getAll()) {
+    if (isJob(item) && item.after === key) await tx.store.put({ ...item, after: null });
+  }
+  await tx.done;
   notifyChange();
 }
 
@@ -247,14 +371,38 @@ export async function unfollow(incidentId: number): Promise<void> {
 
 // --- sending ---
 
-export type Sender = (key: string, body: CreateReport) => Promise<CreateOutcome>;
+export type Sender = (
+  key: string,
+  body: CreateReport,
+  photos?: readonly Blob[],
+) => Promise<CreateOutcome>;
 export type SupportSender = (incidentId: number, body: SupportRequest) => Promise<SupportOutcome>;
+/** Sends a crew's change (signed in); the answer is the job, or the stored photos. */
+export type JobSender = (item: JobItem) => Promise<Outcome<Job | Photo[]>>;
+
+/** Until src/auth.ts installs the signed-in sender, a crew change cannot go. */
+let defaultJobSender: JobSender = async () => ({
+  ok: false,
+  status: 401,
+  problem: {
+    type: 'about:blank',
+    title: 'Signed out',
+    status: 401,
+    detail: 'sign in to send it',
+    code: 'signed_out',
+  },
+});
+export function setJobSender(sender: JobSender): void {
+  defaultJobSender = sender;
+}
 
 export interface SendResult {
   key: string;
+  kind?: 'report' | 'support' | 'job';
   verdict: Verdict | 'gone';
   report?: CreatedReport;
   support?: SupportResult;
+  job?: Job;
   problem?: Problem;
 }
 
@@ -276,18 +424,28 @@ const networkProblem = (detail: string): Problem => ({
   code: 'network',
 });
 
-async function sendUnlocked(key: string, send: Sender, support: SupportSender): Promise<SendResult> {
+const isJobAnswer = (data: Job | Photo[]): data is Job => !Array.isArray(data);
+
+async function sendUnlocked(
+  key: string,
+  send: Sender,
+  support: SupportSender,
+  job: JobSender,
+): Promise<SendResult> {
   const database = await db();
   const item = await database.get('outbox', key);
   // Sent meanwhile by another tab or the service worker.
   if (!item) return { key, verdict: 'gone' };
+  const kind = isJob(item) ? 'job' : isSupport(item) ? 'support' : 'report';
 
-  let outcome: CreateOutcome | SupportOutcome | null = null;
+  let outcome: CreateOutcome | SupportOutcome | Outcome<Job | Photo[]> | null = null;
   let failure: Problem | null = null;
   try {
     outcome = isSupport(item)
       ? await support(item.incidentId, item.body)
-      : await send(item.key, item.body);
+      : isJob(item)
+        ? await job(item)
+        : await send(item.key, item.body, item.photo ? [item.photo.blob] : []);
   } catch (error) {
     failure = networkProblem(error instanceof Error ? error.message : String(error));
   }
@@ -307,10 +465,31 @@ async function sendUnlocked(key: string, send: Sender, support: SupportSender): 
     await tx.objectStore('outbox').delete(item.key);
     await tx.done;
     notifyChange();
-    return { key, verdict, support: outcome.result };
+    return { key, kind, verdict, support: outcome.result };
   }
 
-  if (verdict === 'sent' && outcome?.ok && 'report' in outcome && !isSupport(item)) {
+  if (verdict === 'sent' && outcome?.ok && 'data' in outcome && isJob(item)) {
+    const answer = outcome.data;
+    const tx = database.transaction(['outbox', 'jobs'], 'readwrite');
+    const outbox = tx.objectStore('outbox');
+    await outbox.delete(item.key);
+    // The changes made after this one, on the same view, apply to the version it produced.
+    for (const next of await outbox.getAll()) {
+      if (isJob(next) && next.after === item.key) {
+        await outbox.put({
+          ...next,
+          after: null,
+          version: isJobAnswer(answer) ? answer.version : next.version,
+        });
+      }
+    }
+    if (isJobAnswer(answer)) await tx.objectStore('jobs').put(answer);
+    await tx.done;
+    notifyChange();
+    return { key, kind, verdict, job: isJobAnswer(answer) ? answer : undefined };
+  }
+
+  if (verdict === 'sent' && outcome?.ok && 'report' in outcome && isReport(item)) {
     const tx = database.transaction(['outbox', 'mine'], 'readwrite');
     await tx.objectStore('mine').put({
       id: outcome.report.id,
@@ -324,10 +503,13 @@ async function sendUnlocked(key: string, send: Sender, support: SupportSender): 
     await tx.objectStore('outbox').delete(item.key);
     await tx.done;
     notifyChange();
-    return { key, verdict, report: outcome.report };
+    return { key, kind, verdict, report: outcome.report };
   }
 
   const problem = outcome && !outcome.ok ? outcome.problem : failure;
+  // A conflict brings the job as it is now: shown to the crew, who decides again.
+  const current = conflictOf({ ...item, problem } as OutboxItem);
+  if (current) await database.put('jobs', current);
   await database.put('outbox', {
     ...item,
     state: verdict === 'rejected' ? 'rejected' : 'pending',
@@ -336,7 +518,7 @@ async function sendUnlocked(key: string, send: Sender, support: SupportSender): 
     problem,
   });
   notifyChange();
-  return { key, verdict, problem: problem ?? undefined };
+  return { key, kind, verdict, problem: problem ?? undefined };
 }
 
 /** Sends one item now (also a rejected one: the resident asked). */
@@ -344,8 +526,9 @@ export function sendOne(
   key: string,
   send: Sender = createReport,
   support: SupportSender = supportIncident,
+  job: JobSender = defaultJobSender,
 ): Promise<SendResult> {
-  return exclusively(() => sendUnlocked(key, send, support));
+  return exclusively(() => sendUnlocked(key, send, support, job));
 }
 
 /**
@@ -355,12 +538,15 @@ export function sendOne(
 export function flushOutbox(
   send: Sender = createReport,
   support: SupportSender = supportIncident,
+  job: JobSender = defaultJobSender,
 ): Promise<SendResult[]> {
   return exclusively(async () => {
     const results: SendResult[] = [];
     for (const item of await listOutbox()) {
       if (item.state !== 'pending') continue;
-      const result = await sendUnlocked(item.key, send, support);
+      // Waits for the change it follows (still here: refused, or not sent yet).
+      if (isJob(item) && item.after && (await getOutboxItem(item.after))) continue;
+      const result = await sendUnlocked(item.key, send, support, job);
       results.push(result);
       if (result.verdict === 'retry' && result.problem?.code === 'network') break;
     }

@@ -1,4 +1,4 @@
-// A router for four screens: the server answers every path with index.html, we pick the screen.
+// A router for a few screens: the server answers every path with index.html, we pick the screen.
 import { createStore } from './state';
 
 export type Route =
@@ -6,6 +6,8 @@ export type Route =
   | { name: 'report' }
   | { name: 'mine' }
   | { name: 'detail'; id: number }
+  | { name: 'staff' }
+  | { name: 'job'; id: number }
   | { name: 'notfound' };
 
 export function parseRoute(pathname: string): Route {
@@ -15,6 +17,9 @@ export function parseRoute(pathname: string): Route {
   if (path === '/mine') return { name: 'mine' };
   const match = /^\/reports\/(\d{1,15})$/.exec(path);
   if (match) return { name: 'detail', id: Number(match[1]) };
+  if (path === '/staff') return { name: 'staff' };
+  const job = /^\/staff\/jobs\/(\d{1,15})$/.exec(path);
+  if (job) return { name: 'job', id: Number(job[1]) };
   return { name: 'notfound' };
 }
 

@@ -1,6 +1,8 @@
 // When the outbox is sent from the page: on submit, at start, when the connection returns and
 // when the app regains focus. Background Sync (in the service worker) covers the app closed.
 import { flushOutbox, SYNC_TAG, type SendResult } from './outbox';
+// Installs the signed-in sender of crews' changes.
+import './auth';
 import { announce, langStore, type T } from './state';
 import { translate } from './i18n';
 import { getIncident } from './api';
@@ -37,7 +39,19 @@ export function announceResults(results: SendResult[]): void {
   const lang = langStore.get();
   const t: T = (key, params) => translate(lang, key, params);
   for (const result of results) {
-    if (result.verdict === 'sent' && result.support) {
+    if (result.verdict === 'sent' && result.job) {
+      announce(t('outbox.job.sent', { id: result.job.id }));
+    } else if (result.verdict === 'sent' && result.kind === 'job') {
+      // A crew's photo of the work: stored.
+      announce(t('outbox.job.photo'));
+    } else if (result.verdict === 'rejected' && result.kind === 'job') {
+      announce(
+        result.problem?.status === 409
+          ? t('outbox.job.conflict')
+          : t('outbox.job.rejected', { detail: result.problem ? problemSummary(t, result.problem) : '' }),
+        'error',
+      );
+    } else if (result.verdict === 'sent' && result.support) {
       announce(
         result.support.newly_supported
           ? t('dup.supported', { supporters: supportersText(t, result.support.supporters_count) })
@@ -57,17 +71,29 @@ export function announceResults(results: SendResult[]): void {
 }
 
 let running: Promise<void> | null = null;
+let again = false;
 
+/** Sends the outbox; asked while already sending, it goes through once more when done (an item
+ *  queued meanwhile is not left behind). */
 export function flushNow(): Promise<void> {
-  running ??= flushOutbox()
-    .then((results) => {
-      announceResults(results);
-      if (results.some((r) => r.verdict === 'retry')) void requestBackgroundSync();
-    })
-    .catch(() => {})
-    .finally(() => {
-      running = null;
-    });
+  if (running) {
+    again = true;
+    return running;
+  }
+  running = (async () => {
+    do {
+      again = false;
+      try {
+        const results = await flushOutbox();
+        announceResults(results);
+        if (results.some((r) => r.verdict === 'retry')) void requestBackgroundSync();
+      } catch {
+        // Storage unavailable: the next trigger tries again.
+      }
+    } while (again);
+  })().finally(() => {
+    running = null;
+  });
   return running;
 }
 

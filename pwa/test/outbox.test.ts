@@ -45,6 +45,8 @@ function report(): CreatedReport {
     updated_at: now,
     linked_to_existing_incident: false,
     duplicate_candidates: [],
+    photos: [],
+    location_from_photo: false,
   };
 }
 
@@ -202,10 +204,18 @@ describe('outbox', () => {
     expect(await listMine()).toHaveLength(2);
   });
 
-  it('keeps the photo with the report once sent', async () => {
+  it('sends the photo with the report, and keeps it with the report once sent', async () => {
     const photo = { blob: new Blob([new Uint8Array([255, 216, 255])], { type: 'image/jpeg' }), width: 3, height: 1 };
     await enqueue(body, photo);
-    await flushOutbox(fakeServer().send);
+    const seen: (readonly Blob[] | undefined)[] = [];
+    const server = fakeServer();
+    await flushOutbox(async (key, b, photos) => {
+      seen.push(photos);
+      return server.send(key, b, photos);
+    });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toHaveLength(1);
+    expect(seen[0]![0].size).toBe(3);
     const [mine] = await listMine();
     expect(mine.photo).toMatchObject({ width: 3, height: 1 });
   });

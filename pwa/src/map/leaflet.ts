@@ -231,3 +231,68 @@ export function createPickerMap(
     },
   };
 }
+
+/** A job on the crew's map, numbered as in the list. */
+export interface JobMarker {
+  id: number;
+  lat: number;
+  lon: number;
+  label: string;
+  /** Urgent (priority 1–2) or overdue: drawn with a heavier ring; the label says why. */
+  urgent: boolean;
+}
+
+export interface JobsMap {
+  setJobs(jobs: readonly JobMarker[], here: { lat: number; lon: number } | null): void;
+  destroy(): void;
+}
+
+export function createJobsMap(
+  element: HTMLElement,
+  options: { tiles: TileConfig; bounds: BBox; onSelect(id: number): void },
+): JobsMap {
+  const map = L.map(element, { minZoom: 3, maxZoom: 19 });
+  addBasemap(map, options.tiles);
+  map.fitBounds(boundsOf(options.bounds));
+  const layer = L.layerGroup().addTo(map);
+  let fitted = false;
+  return {
+    setJobs(jobs, here) {
+      layer.clearLayers();
+      const points: L.LatLngExpression[] = [];
+      jobs.forEach((job, index) => {
+        points.push([job.lat, job.lon]);
+        L.marker([job.lat, job.lon], {
+          title: job.label,
+          alt: job.label,
+          riseOnHover: true,
+          icon: L.divIcon({
+            className: job.urgent ? 'pin pin-job urgent' : 'pin pin-job',
+            html: `<span aria-hidden="true">${index + 1}</span>`,
+            iconSize: [30, 30],
+            iconAnchor: [15, 15],
+          }),
+        })
+          .on('click', () => options.onSelect(job.id))
+          .on('keypress', (event: L.LeafletKeyboardEvent) => {
+            if (event.originalEvent.key === 'Enter') options.onSelect(job.id);
+          })
+          .addTo(layer);
+      });
+      if (here) {
+        L.circleMarker([here.lat, here.lon], {
+          radius: 7,
+          interactive: false,
+          className: 'here',
+        }).addTo(layer);
+      }
+      if (!fitted && points.length > 0) {
+        fitted = true;
+        map.fitBounds(L.latLngBounds(points).pad(0.2), { maxZoom: 16 });
+      }
+    },
+    destroy() {
+      map.remove();
+    },
+  };
+}

@@ -1,10 +1,18 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, getReport, getReportEvents, type Report, type ReportEvent } from '../api';
+import {
+  ApiError,
+  getReport,
+  getReportEvents,
+  listReportPhotos,
+  type Photo,
+  type Report,
+  type ReportEvent,
+} from '../api';
 import { formatCoordinate } from '../i18n';
 import { listMine } from '../outbox';
 import { linkClick } from '../router';
 import { catalogStore, categoryName, useStore, useT } from '../state';
-import { DateTime, StatusBadge, Timeline } from '../components';
+import { DateTime, PhotoList, StatusBadge, Timeline } from '../components';
 
 type Loaded =
   | { state: 'loading' }
@@ -16,10 +24,16 @@ export function DetailScreen({ id }: { id: number }) {
   const { lang, t } = useT();
   const catalog = useStore(catalogStore);
   const [loaded, setLoaded] = useState<Loaded>({ state: 'loading' });
+  const [photos, setPhotos] = useState<Photo[]>([]);
 
   useEffect(() => {
     let cancelled = false;
     setLoaded({ state: 'loading' });
+    setPhotos([]);
+    listReportPhotos(id).then(
+      (list) => !cancelled && setPhotos(list),
+      () => {},
+    );
     Promise.all([getReport(id), getReportEvents(id)])
       .then(([report, events]) => {
         if (!cancelled) setLoaded({ state: 'ok', report, events, stale: false });
@@ -116,6 +130,7 @@ export function DetailScreen({ id }: { id: number }) {
           <p class="description">{report.description}</p>
         </>
       )}
+      {photos.length > 0 && <PhotoList photos={photos} />}
       {events && (
         <Timeline events={events} headingLevel={2} explanationLang={catalog?.jurisdiction.locale} />
       )}

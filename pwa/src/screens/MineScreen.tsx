@@ -3,6 +3,7 @@ import { getIncident, getReport, getReportEvents } from '../api';
 import { formatCoordinate } from '../i18n';
 import {
   discard,
+  isJob,
   isSupport,
   listFollowed,
   listMine,
@@ -29,6 +30,8 @@ import {
 import { announceResults, requestBackgroundSync } from '../sync';
 import { DateTime, PhotoThumb, ProblemText, StatusBadge, Timeline } from '../components';
 import { countsText } from '../candidates';
+
+type ResidentItem = Exclude<OutboxItem, { kind: 'job' }>;
 
 /** How many of my reports are refreshed from the server each time the screen opens. */
 const REFRESH_LIMIT = 20;
@@ -109,7 +112,7 @@ function PendingItem({
   sending,
   onSend,
 }: {
-  item: OutboxItem;
+  item: ResidentItem;
   sending: boolean;
   onSend(): void;
 }) {
@@ -137,7 +140,7 @@ function PendingItem({
       {item.photo && (
         <div class="photo-row">
           <PhotoThumb photo={item.photo} alt={t('report.photo.alt')} />
-          <span class="hint">{t('mine.photo.kept')}</span>
+          <span class="hint">{t('mine.photo.waiting')}</span>
         </div>
       )}
       <p class={`state ${item.state}`}>
@@ -209,8 +212,8 @@ function SentItem({ entry }: { entry: MyReport }) {
       {report.description && <p class="description">{report.description}</p>}
       {entry.photo && (
         <div class="photo-row">
-          <PhotoThumb photo={entry.photo} alt={t('report.photo.alt')} />
-          <span class="hint">{t('mine.photo.kept')}</span>
+          <PhotoThumb photo={entry.photo} alt={t('mine.photo.sent.alt')} />
+          <span class="hint">{t('mine.photo.sent')}</span>
         </div>
       )}
       {entry.events && (
@@ -229,14 +232,15 @@ function SentItem({ entry }: { entry: MyReport }) {
 export function MineScreen() {
   const { t } = useT();
   const online = useStore(onlineStore);
-  const [pending, setPending] = useState<OutboxItem[] | null>(null);
+  const [pending, setPending] = useState<ResidentItem[] | null>(null);
   const [mine, setMine] = useState<MyReport[] | null>(null);
   const [followed, setFollowed] = useState<Followed[] | null>(null);
   const [sending, setSending] = useState<ReadonlySet<string>>(new Set());
 
   async function load(): Promise<MyReport[]> {
     const [outbox, sent, follows] = await Promise.all([listOutbox(), listMine(), listFollowed()]);
-    setPending(outbox);
+    // A crew's changes to jobs are shown on the crew's screens.
+    setPending(outbox.filter((i): i is ResidentItem => !isJob(i)));
     setMine(sent);
     setFollowed(follows);
     return sent;
