@@ -356,6 +356,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     await cards.first().getByText('Report received', { exact: true }).waitFor();
     await cards.first().locator('.timeline time').first().waitFor();
     await cards.first().locator('.timeline .status').filter({ hasText: 'Submitted' }).waitFor();
+    await closeToast(page);
     await screenshot(page, 'mine');
     await expectAccessible('my reports');
 

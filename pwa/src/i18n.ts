@@ -159,6 +159,7 @@ const en = {
   'mine.photo.waiting': 'Photo kept on this device, sent with the report.',
   'mine.photo.sent': 'Photo sent with the report.',
   'mine.photo.sent.alt': 'The photo you sent',
+  'mine.photo.local': 'Photo kept on this device only: this report was sent before photos were accepted.',
   'mine.refresh': 'Refresh',
   'mine.report': 'Report {id}',
 
@@ -378,6 +379,8 @@ const fr: Record<MessageKey, string> = {
   'mine.photo.waiting': 'Photo gardée sur cet appareil, envoyée avec le signalement.',
   'mine.photo.sent': 'Photo envoyée avec le signalement.',
   'mine.photo.sent.alt': 'La photo que vous avez envoyée',
+  'mine.photo.local':
+    'Photo gardée sur cet appareil seulement : ce signalement a été envoyé avant l’acceptation des photos.',
   'mine.refresh': 'Actualiser',
   'mine.report': 'Signalement {id}',
 

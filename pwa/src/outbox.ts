@@ -114,6 +114,8 @@ export interface MyReport {
   events: ReportEvent[] | null;
   checkedAt: string | null;
   photo: StoredPhoto | null;
+  /** The photo went with the report (entries sent before photos were accepted kept it here only). */
+  photoSent?: boolean;
 }
 
 interface Schema extends DBSchema {
@@ -499,6 +501,7 @@ async function sendUnlocked(
       events: null,
       checkedAt: now,
       photo: item.photo,
+      photoSent: item.photo !== null,
     });
     await tx.objectStore('outbox').delete(item.key);
     await tx.done;

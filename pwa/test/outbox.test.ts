@@ -218,6 +218,7 @@ describe('outbox', () => {
     expect(seen[0]![0].size).toBe(3);
     const [mine] = await listMine();
     expect(mine.photo).toMatchObject({ width: 3, height: 1 });
+    expect(mine.photoSent).toBe(true);
   });
 
   it('discards, and tells listeners about changes', async () => {

@@ -911,6 +911,14 @@ function StatusForm({
 export function CrewRoot({ route }: { route: Route }) {
   const { session, ready } = useSession();
   const { t } = useCrewT();
+  // The screen arrived after the route changed (loaded, signed in or out): the focus, left on
+  // nothing when the previous screen went, moves to the new heading.
+  useEffect(() => {
+    const active = document.activeElement;
+    if (!active || active === document.body || !document.contains(active)) {
+      document.querySelector<HTMLElement>('main h1')?.focus();
+    }
+  }, [ready, session === null, route]);
   if (!ready) {
     return (
       <section class="screen">

@@ -213,7 +213,7 @@ function SentItem({ entry }: { entry: MyReport }) {
       {entry.photo && (
         <div class="photo-row">
           <PhotoThumb photo={entry.photo} alt={t('mine.photo.sent.alt')} />
-          <span class="hint">{t('mine.photo.sent')}</span>
+          <span class="hint">{t(entry.photoSent ? 'mine.photo.sent' : 'mine.photo.local')}</span>
         </div>
       )}
       {entry.events && (

@@ -303,6 +303,8 @@ export function ReportScreen() {
       description: description.trim() || undefined,
       contact_email: email.trim() || undefined,
       source: 'pwa',
+      // Lets this device reopen its report later (stored by the server as a hash).
+      device_id: deviceId(),
     };
     setSubmitting(true);
     try {
