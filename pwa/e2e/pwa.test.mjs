@@ -704,6 +704,13 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     const job = await api(world.base, `/api/v1/jobs/${jobId}`, { headers: auth });
     assert.equal(job.body.assignee_id, taken.body.assignee_id, 'the colleague still has it');
 
+    // In French too.
+    await page.getByRole('button', { name: 'Français' }).click();
+    await page.getByRole('heading', { level: 1, name: new RegExp(`Intervention ${jobId}`) }).waitFor();
+    await page.getByText('Non appliqué : l’intervention a changé depuis que vous l’avez vue.').waitFor();
+    await page.getByRole('button', { name: 'Abandonner mon changement' }).waitFor();
+    await expectAccessible('conflit', page);
+    await page.getByRole('button', { name: 'English' }).click();
     await page.getByRole('button', { name: 'Discard my change' }).click();
     await page.getByRole('heading', { name: /Your changes waiting to be sent/ }).waitFor({ state: 'detached' });
 
