@@ -9,6 +9,7 @@ import {
   useT,
 } from './state';
 import { isJob, listOutbox, onOutboxChange } from './outbox';
+import { getSession, onSessionChange } from './auth';
 import { MapScreen } from './screens/MapScreen';
 import { ReportScreen } from './screens/ReportScreen';
 import { MineScreen } from './screens/MineScreen';
@@ -23,6 +24,17 @@ function usePendingCount(): number {
     return onOutboxChange(load);
   }, []);
   return count;
+}
+
+/** Whether a staff member is signed in on this device (the footer link then opens the queue). */
+function useSignedIn(): boolean {
+  const [signedIn, setSignedIn] = useState(false);
+  useEffect(() => {
+    const load = () => void getSession().then((s) => setSignedIn(s !== null), () => {});
+    load();
+    return onSessionChange(load);
+  }, []);
+  return signedIn;
 }
 
 function Screen({ route }: { route: Route }) {
@@ -80,6 +92,7 @@ export function App() {
   const online = useStore(onlineStore);
   const announcement = useStore(announcementStore);
   const pending = usePendingCount();
+  const signedIn = useSignedIn();
   const first = useRef(true);
 
   // Moving between screens moves the focus to the new screen's heading, as a page load would.
@@ -137,7 +150,7 @@ export function App() {
         {route.name !== 'staff' && route.name !== 'job' && (
           <footer class="site-footer">
             <a href="/staff" onClick={linkClick}>
-              {t('staff.link')}
+              {t(signedIn ? 'staff.link.queue' : 'staff.link')}
             </a>
           </footer>
         )}
