@@ -12,13 +12,14 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use signalons_db::{
     AsyncConnection, AsyncPgConnection,
     accounts::{self, NewAuditEntry},
     jobs as job_queries,
-    media::{self as media_queries, KIND_REPORT, KIND_RESOLUTION, Media, NewMedia},
+    media::{self as media_queries, Attached, KIND_REPORT, KIND_RESOLUTION, Media, NewMedia},
 };
-use signalons_domain::{Actor, DeviceId, Explanation, access::JobAction};
+use signalons_domain::{Actor, DeviceId, Explanation, IdempotencyKey, access::JobAction};
 use signalons_media::{
     PhotoLimits, PhotoStore, ProcessedPhoto, Refusal, Rendition, is_storage_key, new_storage_key,
     photo::CONTENT_TYPE, public_path,
@@ -151,6 +152,15 @@ pub struct PhotoForm {
 }
 
 impl PhotoForm {
+    /// A digest of the photos as sent, to tell an honest retry from a reused key.
+    pub fn fingerprint(&self) -> Vec<u8> {
+        let mut digest = Sha256::new();
+        for photo in &self.photos {
+            digest.update(Sha256::digest(photo));
+        }
+        digest.finalize().to_vec()
+    }
+
     /// The text part `name`, as UTF-8.
     pub fn text(&self, name: &str) -> Result<Option<&str>, ApiError> {
         self.texts
@@ -296,19 +306,22 @@ impl StoredPhotos {
         self.photos.is_empty()
     }
 
-    /// The rows that record these photos as `kind` photos of `report_id`.
+    /// The rows that record these photos as `kind` photos of `report_id`, as sent by an
+    /// upload with `upload` (its key and fingerprint) when it had a key.
     pub fn rows<'a>(
         &'a self,
         report_id: i64,
         kind: &'a str,
         uploaded_by: Option<i64>,
         at: DateTime<Utc>,
+        upload: Option<(&'a str, &'a [u8])>,
     ) -> Vec<NewMedia<'a>> {
         let size = |bytes: &[u8]| i32::try_from(bytes.len()).unwrap_or(i32::MAX);
         let pixels = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
         self.photos
             .iter()
-            .map(|(key, photo)| NewMedia {
+            .zip(0i16..)
+            .map(|((key, photo), position)| NewMedia {
                 report_id,
                 kind,
                 storage_key: key,
@@ -318,6 +331,9 @@ impl StoredPhotos {
                 height: pixels(photo.height),
                 thumbnail_byte_size: size(&photo.thumbnail),
                 uploaded_by,
+                upload_key: upload.map(|(key, _)| key),
+                upload_fingerprint: upload.map(|(_, fingerprint)| fingerprint),
+                upload_position: upload.map(|_| position),
                 created_at: at,
             })
             .collect()
@@ -333,8 +349,57 @@ impl StoredPhotos {
     }
 }
 
-/// Records `stored` as `kind` photos of `report_id` within the per-report limit; on refusal
-/// or failure the photos leave the store again.
+/// An upload's Idempotency-Key and the fingerprint of what it sent.
+#[derive(Debug, Clone)]
+pub struct UploadKey {
+    pub key: IdempotencyKey,
+    pub fingerprint: Vec<u8>,
+}
+
+/// Photos recorded by an upload.
+#[derive(Debug)]
+pub struct Recorded {
+    pub photos: Vec<Media>,
+    /// Recorded by an earlier attempt with the same key.
+    pub replayed: bool,
+}
+
+/// The earlier attempt's photos when it sent the same photos; refused when the key was used
+/// for other photos.
+fn earlier(
+    photos: Vec<Media>,
+    fingerprint: Option<Vec<u8>>,
+    upload: &UploadKey,
+) -> Result<Recorded, ApiError> {
+    if fingerprint.as_deref() != Some(upload.fingerprint.as_slice()) {
+        return Err(ApiError::unprocessable(
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for other photos",
+        ));
+    }
+    Ok(Recorded {
+        photos,
+        replayed: true,
+    })
+}
+
+/// The photos an earlier upload with `upload`'s key recorded, before any work is done again.
+async fn replay(
+    conn: &mut AsyncPgConnection,
+    report_id: i64,
+    upload: Option<&UploadKey>,
+) -> Result<Option<Recorded>, ApiError> {
+    let Some(upload) = upload else {
+        return Ok(None);
+    };
+    match media_queries::find_upload(conn, report_id, upload.key.as_str()).await? {
+        Some((photos, fingerprint)) => earlier(photos, fingerprint, upload).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Records `stored` as `kind` photos of `report_id` within the per-report limit; when they are
+/// not recorded (refused, failed, or recorded earlier) the files leave the store again.
 async fn record(
     conn: &mut AsyncPgConnection,
     service: &PhotoService,
@@ -342,22 +407,54 @@ async fn record(
     report_id: i64,
     kind: &str,
     uploaded_by: Option<i64>,
-) -> Result<Vec<Media>, ApiError> {
-    let rows = stored.rows(report_id, kind, uploaded_by, Utc::now());
+    upload: Option<&UploadKey>,
+) -> Result<Recorded, ApiError> {
+    let key = upload.map(|upload| (upload.key.as_str(), upload.fingerprint.as_slice()));
+    let rows = stored.rows(report_id, kind, uploaded_by, Utc::now(), key);
     let max = i64::try_from(service.max_per_report).unwrap_or(i64::MAX);
     let outcome = media_queries::attach_within_limit(conn, &rows, max).await;
     drop(rows);
     match outcome {
-        Ok(Some(recorded)) => Ok(recorded),
-        Ok(None) => {
+        Ok(Attached::Stored(photos)) => Ok(Recorded {
+            photos,
+            replayed: false,
+        }),
+        other => {
             stored.discard(&service.store).await;
-            Err(limit_reached(service.max_per_report))
-        }
-        Err(error) => {
-            stored.discard(&service.store).await;
-            Err(error.into())
+            match (other?, upload) {
+                (Attached::Earlier(photos, fingerprint), Some(upload)) => {
+                    earlier(photos, fingerprint, upload)
+                }
+                _ => Err(limit_reached(service.max_per_report)),
+            }
         }
     }
+}
+
+/// The `Idempotency-Key` of an upload, with the fingerprint of `form`.
+fn upload_key(req: &HttpRequest, form: &PhotoForm) -> Result<Option<UploadKey>, ApiError> {
+    Ok(crate::reports::idempotency_key(req)?.map(|key| UploadKey {
+        key,
+        fingerprint: form.fingerprint(),
+    }))
+}
+
+/// `201` with newly recorded photos, `200` with `Idempotent-Replayed` for a retry's.
+fn uploaded(recorded: Recorded) -> HttpResponse {
+    let mut response = if recorded.replayed {
+        let mut ok = HttpResponse::Ok();
+        ok.insert_header((crate::reports::IDEMPOTENT_REPLAYED, "true"));
+        ok
+    } else {
+        HttpResponse::Created()
+    };
+    response.json(
+        recorded
+            .photos
+            .into_iter()
+            .map(Photo::from)
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// Reads, checks and stores the photos of an upload form: the shared first half of every
@@ -381,13 +478,18 @@ async fn upload(service: &PhotoService, form: PhotoForm) -> Result<StoredPhotos,
 /// the `device_id` the report was made from. Every photo is turned upright, scaled to at most
 /// 2048 pixels and re-encoded, so EXIF, GPS and all other metadata are gone; a thumbnail is made
 /// too. A report keeps at most 5 photos of residents (`409 photo_limit_reached`). All or none:
-/// a refused photo stores nothing.
+/// a refused photo stores nothing. With an `Idempotency-Key`, a retry answers `200` with the
+/// photos the first attempt stored (`422 idempotency_key_reused` when it sent other photos).
 #[utoipa::path(
     tag = "photos",
-    params(("id" = i64, Path, description = "Report id")),
+    params(
+        ("id" = i64, Path, description = "Report id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Client-chosen key that makes retries safe: a retry answers the photos the first attempt stored"),
+    ),
     request_body(content = PhotoUpload, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored", body = Vec<Photo>),
+        (status = 200, description = "Stored by an earlier attempt with this Idempotency-Key", body = Vec<Photo>),
         (status = 400, description = "A malformed multipart body", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not this report's reporter", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -439,6 +541,11 @@ pub async fn add_report_photos(
         identities.push(format!("account:{user}"));
     }
     state.limiter.check(Limited::Report, &identities)?;
+    let key = upload_key(&req, &form)?;
+    if let Some(earlier) = replay(&mut conn, id, key.as_ref()).await? {
+        return Ok(uploaded(earlier));
+    }
+    // Refused before any photo is decoded; counted again under the report's lock below.
     if media_queries::count(&mut conn, id, KIND_REPORT).await?
         + i64::try_from(form.photos.len()).unwrap_or(i64::MAX)
         > i64::try_from(service.max_per_report).unwrap_or(i64::MAX)
@@ -446,9 +553,23 @@ pub async fn add_report_photos(
         return Err(limit_reached(service.max_per_report));
     }
     let stored = upload(service, form).await?;
-    let recorded = record(&mut conn, service, stored, id, KIND_REPORT, user).await?;
-    tracing::info!(report_id = id, photos = recorded.len(), "photos added");
-    Ok(HttpResponse::Created().json(recorded.into_iter().map(Photo::from).collect::<Vec<_>>()))
+    let recorded = record(
+        &mut conn,
+        service,
+        stored,
+        id,
+        KIND_REPORT,
+        user,
+        key.as_ref(),
+    )
+    .await?;
+    tracing::info!(
+        report_id = id,
+        photos = recorded.photos.len(),
+        replayed = recorded.replayed,
+        "photos added"
+    );
+    Ok(uploaded(recorded))
 }
 
 /// The body of a photo upload.
@@ -603,10 +724,14 @@ fn rendition_tag(rendition: Rendition) -> &'static str {
 /// every report of the incident; at most 5 a job. Recorded in the job's audit log.
 #[utoipa::path(
     tag = "crews",
-    params(("id" = i64, Path, description = "Incident id")),
+    params(
+        ("id" = i64, Path, description = "Incident id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Client-chosen key that makes retries safe: a retry answers the photos the first attempt stored"),
+    ),
     request_body(content = PhotoUpload, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored", body = Vec<Photo>),
+        (status = 200, description = "Stored by an earlier attempt with this Idempotency-Key", body = Vec<Photo>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -638,6 +763,10 @@ pub async fn add_job_photos(
         .await?
         .ok_or_else(|| job_not_found(id))?;
     let form = read_form(&req, payload, service, &[]).await?;
+    let key = upload_key(&req, &form)?;
+    if let Some(earlier) = replay(&mut conn, first_report, key.as_ref()).await? {
+        return Ok(uploaded(earlier));
+    }
     let stored = upload(service, form).await?;
     let recorded = conn
         .transaction::<_, ApiError, _>(async |conn| {
@@ -648,8 +777,12 @@ pub async fn add_job_photos(
                 first_report,
                 KIND_RESOLUTION,
                 Some(actor.user_id),
+                key.as_ref(),
             )
             .await?;
+            if recorded.replayed {
+                return Ok(recorded);
+            }
             accounts::audit(
                 conn,
                 NewAuditEntry {
@@ -658,7 +791,7 @@ pub async fn add_job_photos(
                     action: "job.photo_add",
                     target_id: Some(id),
                     detail: serde_json::json!({
-                        "photos": recorded.iter().map(|photo| photo.id).collect::<Vec<_>>(),
+                        "photos": recorded.photos.iter().map(|photo| photo.id).collect::<Vec<_>>(),
                     }),
                     created_at: Utc::now(),
                 },
@@ -667,7 +800,7 @@ pub async fn add_job_photos(
             Ok(recorded)
         })
         .await?;
-    Ok(HttpResponse::Created().json(recorded.into_iter().map(Photo::from).collect::<Vec<_>>()))
+    Ok(uploaded(recorded))
 }
 
 /// Every photo of a job's reports, hidden ones included.

@@ -3,7 +3,10 @@
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, http::StatusCode, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use signalons_db::{AsyncConnection, media::KIND_REPORT};
+use signalons_db::{
+    AsyncConnection,
+    media::{Attached, KIND_REPORT},
+};
 use signalons_db::{
     incidents,
     models::{PublicReport, ReportEvent as EventRow},
@@ -263,7 +266,7 @@ impl TryFrom<PublicReport> for Report {
     }
 }
 
-fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(value) = req.headers().get(IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
@@ -519,12 +522,21 @@ pub async fn create_report(
             if submitted.replayed {
                 return Ok((submitted, Vec::new()));
             }
-            let rows = stored.rows(submitted.report_id, KIND_REPORT, draft.reporter_id, now);
+            // The report's own key made it once: its photos need no upload key of their own.
+            let rows = stored.rows(
+                submitted.report_id,
+                KIND_REPORT,
+                draft.reporter_id,
+                now,
+                None,
+            );
             let max = i64::try_from(state.photos.max_per_report).unwrap_or(i64::MAX);
-            let recorded = signalons_db::media::attach_within_limit(conn, &rows, max)
-                .await?
-                .ok_or_else(|| ApiError::internal(&"a new report over its photo limit"))?;
-            Ok((submitted, recorded))
+            match signalons_db::media::attach_within_limit(conn, &rows, max).await? {
+                Attached::Stored(recorded) => Ok((submitted, recorded)),
+                Attached::Earlier(..) | Attached::OverLimit => {
+                    Err(ApiError::internal(&"a new report already had photos"))
+                }
+            }
         })
         .await
     };

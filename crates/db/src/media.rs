@@ -25,6 +25,10 @@ pub struct NewMedia<'a> {
     pub height: i32,
     pub thumbnail_byte_size: i32,
     pub uploaded_by: Option<i64>,
+    /// The upload's Idempotency-Key, the digest of what it sent, the photo's place in it.
+    pub upload_key: Option<&'a str>,
+    pub upload_fingerprint: Option<&'a [u8]>,
+    pub upload_position: Option<i16>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -55,19 +59,51 @@ pub async fn count(conn: &mut AsyncPgConnection, report_id: i64, kind: &str) -> 
         .await
 }
 
-/// Records `photos` of one report, unless the report would then have more than `max` photos of
-/// their kind: `Ok(None)`, and nothing is written. The report's row is locked first, so
-/// concurrent uploads to one report count each other. Inside a caller's transaction this is a
-/// savepoint of it.
+/// What became of photos to record.
+#[derive(Debug, Clone)]
+pub enum Attached {
+    /// Recorded now.
+    Stored(Vec<Media>),
+    /// An earlier upload with the same key recorded these; the fingerprint it sent.
+    Earlier(Vec<Media>, Option<Vec<u8>>),
+    /// The report would have more than its limit of photos of that kind: nothing written.
+    OverLimit,
+}
+
+/// The photos an earlier upload to `report_id` with `key` recorded, in their order, and the
+/// fingerprint of what it sent.
+pub async fn find_upload(
+    conn: &mut AsyncPgConnection,
+    report_id: i64,
+    key: &str,
+) -> QueryResult<Option<(Vec<Media>, Option<Vec<u8>>)>> {
+    let rows: Vec<(Media, Option<Vec<u8>>)> = media::table
+        .filter(media::report_id.eq(report_id))
+        .filter(media::upload_key.eq(key))
+        .order(media::upload_position)
+        .select((Media::as_select(), media::upload_fingerprint))
+        .load(conn)
+        .await?;
+    let fingerprint = rows
+        .as_slice()
+        .first()
+        .and_then(|(_, fingerprint)| fingerprint.clone());
+    Ok((!rows.is_empty()).then(|| (rows.into_iter().map(|(row, _)| row).collect(), fingerprint)))
+}
+
+/// Records `photos` of one report, unless an earlier upload with the same key did, or the
+/// report would then have more than `max` photos of their kind. The report's row is locked
+/// first, so concurrent uploads to one report count each other. Inside a caller's transaction
+/// this is a savepoint of it.
 pub async fn attach_within_limit(
     conn: &mut AsyncPgConnection,
     photos: &[NewMedia<'_>],
     max: i64,
-) -> QueryResult<Option<Vec<Media>>> {
+) -> QueryResult<Attached> {
     let Some(first) = photos.first() else {
-        return Ok(Some(Vec::new()));
+        return Ok(Attached::Stored(Vec::new()));
     };
-    let (report_id, kind) = (first.report_id, first.kind);
+    let (report_id, kind, key) = (first.report_id, first.kind, first.upload_key);
     conn.transaction(async |conn| {
         reports::table
             .find(report_id)
@@ -75,17 +111,22 @@ pub async fn attach_within_limit(
             .for_update()
             .first::<i64>(conn)
             .await?;
+        if let Some(key) = key
+            && let Some((earlier, fingerprint)) = find_upload(conn, report_id, key).await?
+        {
+            return Ok(Attached::Earlier(earlier, fingerprint));
+        }
         let stored = count(conn, report_id, kind).await?;
         let adding = i64::try_from(photos.len()).unwrap_or(i64::MAX);
         if stored.saturating_add(adding) > max {
-            return Ok(None);
+            return Ok(Attached::OverLimit);
         }
         diesel::insert_into(media::table)
             .values(photos)
             .returning(Media::as_returning())
             .get_results(conn)
             .await
-            .map(Some)
+            .map(Attached::Stored)
     })
     .await
 }

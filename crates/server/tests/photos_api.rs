@@ -247,18 +247,59 @@ async fn upload(
     device: &str,
     photo: Vec<u8>,
 ) -> (StatusCode, Value) {
+    upload_with_key(app, report_id, device, photo, None).await
+}
+
+async fn upload_with_key(
+    app: &TestApp,
+    report_id: i64,
+    device: &str,
+    photo: Vec<u8>,
+    key: Option<&str>,
+) -> (StatusCode, Value) {
     let form = Form::new()
         .text("device_id", device.to_owned())
         .part("photo", photo_part(photo, "later.jpg"));
-    let response = app
+    let mut request = app
         .client
         .post(app.url(&format!("/api/v1/reports/{report_id}/media")))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .multipart(form);
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.unwrap();
     let status = response.status();
     (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_retried_upload_with_its_key_stores_the_photos_once() {
+    let app = TestApp::spawn().await;
+    let created: Value = app
+        .post_json("/api/v1/reports", &report(true))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    let photo = photos::jpeg(160, 120);
+    let (first_status, first) =
+        upload_with_key(&app, id, DEVICE, photo.clone(), Some("up-1")).await;
+    let (again_status, again) =
+        upload_with_key(&app, id, DEVICE, photo.clone(), Some("up-1")).await;
+    assert_eq!(
+        (first_status, again_status),
+        (StatusCode::CREATED, StatusCode::OK)
+    );
+    assert_eq!(first, again);
+    let (status, problem) =
+        upload_with_key(&app, id, DEVICE, photos::jpeg(90, 90), Some("up-1")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["code"], "idempotency_key_reused");
+    let (status, _) = upload_with_key(&app, id, DEVICE, photo, Some("up-2")).await;
+    assert_eq!(status, StatusCode::CREATED, "another key is another upload");
+    assert_eq!(app.db.count("media").await, 2);
+    assert_eq!(stored_files(&app), 4);
 }
 
 #[tokio::test]

@@ -15,9 +15,16 @@ CREATE TABLE media (
     height integer NOT NULL CHECK (height > 0),
     thumbnail_byte_size integer NOT NULL CHECK (thumbnail_byte_size > 0),
     uploaded_by bigint REFERENCES users (id) ON DELETE SET NULL,
+    -- A later upload's Idempotency-Key, a digest of what it sent and the photo's place in
+    -- it: a retry with the same key answers the photos the first attempt stored.
+    upload_key text CHECK (length(upload_key) BETWEEN 1 AND 255),
+    upload_fingerprint bytea,
+    upload_position smallint,
     hidden_at timestamptz,
     hidden_by bigint REFERENCES users (id) ON DELETE SET NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE INDEX media_report_idx ON media (report_id, kind);
+CREATE UNIQUE INDEX media_upload_key_idx ON media (report_id, upload_key, upload_position)
+    WHERE upload_key IS NOT NULL;
