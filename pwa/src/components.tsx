@@ -1,6 +1,8 @@
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { Category, Photo, Problem, ReportEvent } from './api';
 import { formatDateTime, isMessageKey, translate, type Lang, type MessageKey } from './i18n';
+import { resizePhoto } from './image';
 import type { StoredPhoto } from './outbox';
 import { statusKey, statusSymbol, statusTone } from './status';
 import { groupCategories, useT, type T } from './state';
@@ -95,6 +97,72 @@ export function PhotoThumb({ photo, alt }: { photo: StoredPhoto; alt: string }) 
 }
 
 /** The size a thumbnail is drawn at (the server's are at most 320 px on the long side). */
+const CAMERA_ICON =
+  'M9 4 7.2 6H4a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V8a2 2 0 0 0-2-2h-3.2L15 4H9Zm3 5a4 4 0 1 1 0 8 4 4 0 0 1 0-8Zm0 2a2 2 0 1 0 0 4 2 2 0 0 0 0-4Z';
+
+/** One photo from the camera or the gallery, resized on the phone, with its preview. */
+export function PhotoPicker(props: {
+  legend: string;
+  takeLabel: string;
+  removeLabel: string;
+  alt: string;
+  photo: StoredPhoto | null;
+  onChange: (photo: StoredPhoto | null) => void;
+  /** What the preview says beside the thumbnail. */
+  note?: ComponentChildren;
+}) {
+  const { t } = useT();
+  const [state, setState] = useState<'idle' | 'working' | 'error'>('idle');
+  async function choose(event: Event): Promise<void> {
+    const input = event.target as HTMLInputElement;
+    const file = input.files?.[0];
+    if (!file) return;
+    setState('working');
+    try {
+      props.onChange(await resizePhoto(file));
+      setState('idle');
+    } catch {
+      setState('error');
+    } finally {
+      input.value = '';
+    }
+  }
+  return (
+    <fieldset class="photo">
+      <legend>{props.legend}</legend>
+      <label class="file-button">
+        <input
+          type="file"
+          accept="image/*"
+          capture="environment"
+          class="visually-hidden-input"
+          onChange={(e) => void choose(e)}
+        />
+        <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" focusable="false">
+          <path fill="currentColor" d={CAMERA_ICON} />
+        </svg>
+        {props.takeLabel}
+      </label>
+      <p class="hint" role="status">
+        {state === 'working'
+          ? t('report.photo.working')
+          : state === 'error'
+            ? t('report.photo.error')
+            : ''}
+      </p>
+      {props.photo && (
+        <div class="photo-preview">
+          <PhotoThumb photo={props.photo} alt={props.alt} />
+          {props.note && <p class="hint">{props.note}</p>}
+          <button type="button" class="link" onClick={() => props.onChange(null)}>
+            {props.removeLabel}
+          </button>
+        </div>
+      )}
+    </fieldset>
+  );
+}
+
 export function thumbnailSize(photo: { width: number; height: number }, max = 160) {
   const scale = Math.min(1, max / Math.max(photo.width, photo.height, 1));
   return {

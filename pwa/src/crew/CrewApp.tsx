@@ -8,7 +8,6 @@ import { getJob, getQueue, type BBox, type Job, type Problem, type ReportStatus 
 import { getSession, onSessionChange, signIn, signOut, withToken, type StoredSession } from '../auth';
 import { tileConfig } from '../config';
 import { formatCoordinate, formatDateTime, isMessageKey } from '../i18n';
-import { resizePhoto } from '../image';
 import {
   cachedJob,
   cacheJobs,
@@ -29,7 +28,7 @@ import {
 import { linkClick, navigate, type Route } from '../router';
 import { announce, catalogStore, categoryName, onlineStore, useStore, useT, type T } from '../state';
 import { flushNow } from '../sync';
-import { DateTime, PhotoThumb, StatusBadge, describeFieldError } from '../components';
+import { DateTime, PhotoPicker, PhotoThumb, StatusBadge, describeFieldError } from '../components';
 import { statusKey } from '../status';
 import { useLazyMap } from '../map/useLazyMap';
 import { crewTranslate, isCrewKey, type CrewT } from './i18n';
@@ -779,7 +778,6 @@ function StatusForm({
   const [explanation, setExplanation] = useState('');
   const [note, setNote] = useState('');
   const [photo, setPhoto] = useState<StoredPhoto | null>(null);
-  const [photoError, setPhotoError] = useState(false);
   const [errors, setErrors] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
   const errorBox = useRef<HTMLDivElement>(null);
@@ -789,19 +787,6 @@ function StatusForm({
     if (status && !choices.includes(status)) setStatus('');
   }, [job.status]);
 
-  async function choosePhoto(event: Event): Promise<void> {
-    const input = event.target as HTMLInputElement;
-    const file = input.files?.[0];
-    if (!file) return;
-    try {
-      setPhoto(await resizePhoto(file));
-      setPhotoError(false);
-    } catch {
-      setPhotoError(true);
-    } finally {
-      input.value = '';
-    }
-  }
 
   async function submit(event: Event): Promise<void> {
     event.preventDefault();
@@ -878,29 +863,14 @@ function StatusForm({
         value={note}
         onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)}
       />
-      <fieldset class="photo">
-        <legend>{c('change.photo')}</legend>
-        <label class="file-button">
-          <input
-            type="file"
-            accept="image/*"
-            capture="environment"
-            class="visually-hidden-input"
-            onChange={(e) => void choosePhoto(e)}
-          />
-          <Icon d="M9 4 7.2 6H4a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V8a2 2 0 0 0-2-2h-3.2L15 4H9Zm3 5a4 4 0 1 1 0 8 4 4 0 0 1 0-8Zm0 2a2 2 0 1 0 0 4 2 2 0 0 0 0-4Z" />
-          {c('change.photo.take')}
-        </label>
-        {photoError && <p class="hint warn">{t('report.photo.error')}</p>}
-        {photo && (
-          <div class="photo-row">
-            <PhotoThumb photo={photo} alt={c('change.photo.alt')} />
-            <button type="button" class="link" onClick={() => setPhoto(null)}>
-              {c('change.photo.remove')}
-            </button>
-          </div>
-        )}
-      </fieldset>
+      <PhotoPicker
+        legend={c('change.photo')}
+        takeLabel={c('change.photo.take')}
+        removeLabel={c('change.photo.remove')}
+        alt={c('change.photo.alt')}
+        photo={photo}
+        onChange={setPhoto}
+      />
       <button type="submit" class="primary" aria-disabled={busy ? 'true' : undefined}>
         {c('change.submit')}
       </button>

@@ -14,7 +14,6 @@ import { deviceId } from '../device';
 import { tileConfig } from '../config';
 import { parseCoordinates } from '../geo';
 import { formatCoordinate, type MessageKey } from '../i18n';
-import { resizePhoto } from '../image';
 import { discard, enqueue, enqueueSupport, sendOne, type StoredPhoto } from '../outbox';
 import { navigate } from '../router';
 import {
@@ -30,7 +29,7 @@ import {
 } from '../state';
 import { announceResults, requestBackgroundSync } from '../sync';
 import { Candidates } from './Candidates';
-import { CategoryOptions, PhotoThumb, ProblemText, TextField } from '../components';
+import { CategoryOptions, PhotoPicker, ProblemText, TextField } from '../components';
 import { useLazyMap } from '../map/useLazyMap';
 
 type Source = 'gps' | 'map' | 'typed';
@@ -91,7 +90,6 @@ export function ReportScreen() {
   const [description, setDescription] = useState(draft?.body.description ?? '');
   const [email, setEmail] = useState(draft?.body.contact_email ?? '');
   const [photo, setPhoto] = useState<StoredPhoto | null>(draft?.photo ?? null);
-  const [photoState, setPhotoState] = useState<'idle' | 'working' | 'error'>('idle');
   const [errors, setErrors] = useState<string[]>([]);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [submitting, setSubmitting] = useState(false);
@@ -256,20 +254,6 @@ export function ReportScreen() {
     if (parsed) setPosition({ ...parsed, accuracy: null, source: 'typed' });
   }
 
-  async function choosePhoto(event: Event): Promise<void> {
-    const input = event.target as HTMLInputElement;
-    const file = input.files?.[0];
-    if (!file) return;
-    setPhotoState('working');
-    try {
-      setPhoto(await resizePhoto(file));
-      setPhotoState('idle');
-    } catch {
-      setPhotoState('error');
-    } finally {
-      input.value = '';
-    }
-  }
 
   async function submit(event: Event): Promise<void> {
     event.preventDefault();
@@ -470,35 +454,16 @@ export function ReportScreen() {
             />
           ))}
 
-        <fieldset class="photo">
-          <legend>{t('report.photo')}</legend>
-          <label class="file-button">
-            <input
-              type="file"
-              accept="image/*"
-              capture="environment"
-              class="visually-hidden-input"
-              onChange={(e) => void choosePhoto(e)}
-            />
-            <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" focusable="false">
-              <path
-                fill="currentColor"
-                d="M9 4 7.2 6H4a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V8a2 2 0 0 0-2-2h-3.2L15 4H9Zm3 5a4 4 0 1 1 0 8 4 4 0 0 1 0-8Zm0 2a2 2 0 1 0 0 4 2 2 0 0 0 0-4Z"
-              />
-            </svg>
-            {t('report.photo.take')}
-          </label>
-          <p class="hint" role="status">
-            {photoState === 'working'
-              ? t('report.photo.working')
-              : photoState === 'error'
-                ? t('report.photo.error')
-                : ''}
-          </p>
-          {photo && (
-            <div class="photo-preview">
-              <PhotoThumb photo={photo} alt={t('report.photo.alt')} />
-              <p class="hint">
+        <PhotoPicker
+          legend={t('report.photo')}
+          takeLabel={t('report.photo.take')}
+          removeLabel={t('report.photo.remove')}
+          alt={t('report.photo.alt')}
+          photo={photo}
+          onChange={setPhoto}
+          note={
+            photo && (
+              <>
                 {t('report.photo.size', {
                   w: photo.width,
                   h: photo.height,
@@ -506,13 +471,10 @@ export function ReportScreen() {
                 })}
                 <br />
                 {t('report.photo.note')}
-              </p>
-              <button type="button" class="link" onClick={() => setPhoto(null)}>
-                {t('report.photo.remove')}
-              </button>
-            </div>
-          )}
-        </fieldset>
+              </>
+            )
+          }
+        />
 
         <label for="f-description">{t('report.description')}</label>
         <textarea
