@@ -58,6 +58,13 @@ async fn create(app: &TestApp, form: Form, key: Option<&str>) -> (StatusCode, Va
     (status, response.json().await.unwrap())
 }
 
+/// A report made with the JSON body, from [`DEVICE`].
+async fn report_without_photos(app: &TestApp) -> Value {
+    let response = app.post_json("/api/v1/reports", &report(true)).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
 fn stored_files(app: &TestApp) -> usize {
     match std::fs::read_dir(app.photo_dir.join("photos")) {
         Ok(entries) => entries.count(),
@@ -275,12 +282,7 @@ async fn upload_with_key(
 #[tokio::test]
 async fn a_retried_upload_with_its_key_stores_the_photos_once() {
     let app = TestApp::spawn().await;
-    let created: Value = app
-        .post_json("/api/v1/reports", &report(true))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value = report_without_photos(&app).await;
     let id = created["id"].as_i64().unwrap();
     let photo = photos::jpeg(160, 120);
     let (first_status, first) =
@@ -305,8 +307,7 @@ async fn a_retried_upload_with_its_key_stores_the_photos_once() {
 #[tokio::test]
 async fn only_the_reporter_adds_photos_and_concurrent_uploads_respect_the_limit() {
     let app = TestApp::spawn().await;
-    let created = app.post_json("/api/v1/reports", &report(true)).await;
-    let created: Value = created.json().await.unwrap();
+    let created = report_without_photos(&app).await;
     let id = created["id"].as_i64().unwrap();
 
     let (status, problem) = upload(&app, id, "another-device-0002", photos::jpeg(30, 30)).await;
@@ -438,18 +439,8 @@ async fn staff_hide_a_photo_and_the_public_no_longer_sees_it() {
 #[tokio::test]
 async fn a_crew_photo_of_the_work_shows_with_every_report_of_the_incident() {
     let app = TestApp::spawn().await;
-    let first: Value = app
-        .post_json("/api/v1/reports", &report(true))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let second: Value = app
-        .post_json("/api/v1/reports", &report(true))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value = report_without_photos(&app).await;
+    let second: Value = report_without_photos(&app).await;
     assert_eq!(
         second["incident_id"], first["incident_id"],
         "the same pothole"
