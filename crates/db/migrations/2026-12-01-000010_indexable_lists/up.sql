@@ -19,3 +19,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 CREATE INDEX reports_place_id_gist ON reports
     USING gist (report_place_and_id(location, id) gist_geometry_ops_nd);
+
+-- The crew queue (crates/db/src/jobs.rs, `queue`): per priority and due tier, the nearest open
+-- jobs of a department (KNN `<->` on location), with the tier and department tested in the
+-- index. Priority comes first so that each priority's jobs are organised by place.
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+CREATE INDEX incidents_open_queue_gist ON incidents
+    USING gist (priority, location, due_at, department_id) WHERE closed_at IS NULL;
