@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod auth;
 pub mod catalog;
+pub mod catalog_cache;
 mod cursor;
 pub mod error;
 pub mod extract;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub auth: Arc<AuthSettings>,
     pub limiter: Arc<RateLimiter>,
     pub live: LiveQueue,
+    /// Categories and routing rules, kept for a second (cleared by admin changes).
+    pub catalog: Arc<catalog_cache::CatalogCache>,
 }
 
 impl AppState {
@@ -61,6 +64,7 @@ impl AppState {
             auth: Arc::new(auth),
             limiter: Arc::new(RateLimiter::new(limits)),
             live: LiveQueue::new(),
+            catalog: Arc::new(catalog_cache::CatalogCache::default()),
         }
     }
 }

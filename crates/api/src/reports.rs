@@ -413,7 +413,8 @@ pub async fn create_report(
     }
     state.limiter.check(Limited::Report, &identities)?;
     let mut conn = state.pool.get().await?;
-    let submitted = submission::submit(&mut conn, &draft, key.as_ref(), Utc::now()).await?;
+    let submitted =
+        submission::submit(&mut conn, &state.catalog, &draft, key.as_ref(), Utc::now()).await?;
     let report = load_report(&mut conn, submitted.report_id).await?;
     let location = format!("/api/v1/reports/{}", report.id);
     let linked = if submitted.replayed {
@@ -504,7 +505,8 @@ pub async fn find_duplicates(
         return Err(ApiError::invalid_query(errors));
     };
     let mut conn = state.pool.get().await?;
-    let (placement, category) = submission::resolve(&mut conn, position, &category).await?;
+    let (placement, category) =
+        submission::resolve(&mut conn, &state.catalog, position, &category).await?;
     let submission = dedup::Submission {
         position,
         at: Utc::now(),

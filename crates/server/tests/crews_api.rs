@@ -1294,3 +1294,84 @@ async fn queue_pages_are_those_of_one_order_over_every_open_job() {
         }
     }
 }
+
+/// Categories and routing rules are kept in the server for a second: a change made through a
+/// server is seen by its next report at once, one made through another replica within the
+/// second.
+#[tokio::test]
+async fn a_route_change_reaches_the_next_report_at_once_and_other_replicas_within_a_second() {
+    let app = TestApp::spawn().await;
+    let other = app.replica();
+    let admin = app.staff("admin", &[]).await;
+    let preview_path = format!(
+        "/api/v1/routing?lat={}&long={}&category=pothole",
+        DORCHESTER.0, DORCHESTER.1
+    );
+    let department_at = async |url: String| {
+        let preview: Value = app
+            .client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            preview["department"]["code"].as_str().unwrap().to_owned(),
+            preview["service_area"]["code"].as_str().map(str::to_owned),
+        )
+    };
+    // Both servers have read (and keep) the route of a pothole in Dorchester.
+    let (before, area) = department_at(app.url(&preview_path)).await;
+    assert_eq!(department_at(other.url(&preview_path)).await.0, before);
+    assert_ne!(before, "SNOW");
+    let (status, _, _) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/admin/departments/SNOW",
+        Some(&admin.token),
+        &[],
+        Some(json!({"name": "Snow Desk"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/admin/routes",
+        Some(&admin.token),
+        &[],
+        Some(json!({"category": "pothole", "area": area, "department": "SNOW"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    // Through the server that made the change: at once, for the preview and a new report.
+    assert_eq!(department_at(app.url(&preview_path)).await.0, "SNOW");
+    let created = report(&app, DORCHESTER, "pothole", json!({})).await;
+    let mut conn = app.db.connect().await;
+    let routed: Vec<TextRow> = diesel::sql_query(format!(
+        "SELECT d.code AS text FROM reports r JOIN departments d ON d.id = r.department_id \
+         WHERE r.id = {}",
+        created["id"]
+    ))
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(routed[0].text, "SNOW");
+
+    // Through the other replica: within the second its copy lasts.
+    let started = std::time::Instant::now();
+    loop {
+        if department_at(other.url(&preview_path)).await.0 == "SNOW" {
+            break;
+        }
+        assert!(
+            started.elapsed()
+                < signalons_api::catalog_cache::CATALOG_TTL + Duration::from_millis(500),
+            "the other replica still routes to {before}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
