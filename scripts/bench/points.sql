@@ -38,4 +38,25 @@ SELECT n, lon, lat, code, dedup_group, radius, window_secs,
        (tx - 1) * 4 AS cx0, (tx + 2) * 4 - 1 AS cx1, (ty - 1) * 4 AS cy0, (ty + 3) * 4 - 1 AS cy1
 FROM tiles;
 CREATE UNIQUE INDEX ON bench_points (n);
+-- Nearby and bbox lists search windows of recent ids (crates/db/src/reports.rs, `list_public`):
+-- the box the handler draws around the 250 m circle, and how many windows each point needs
+-- (the first that holds a full page, or the last), so that the SQL runs what the handler runs.
+ALTER TABLE bench_points ADD COLUMN cw float8, ADD COLUMN cs float8, ADD COLUMN ce float8,
+    ADD COLUMN cn float8, ADD COLUMN nearby_windows int, ADD COLUMN bbox_windows int;
+UPDATE bench_points SET cs = lat - 250 / 110000.0, cn = lat + 250 / 110000.0;
+UPDATE bench_points
+SET cw = lon - 250 / (111000 * cos(radians(greatest(abs(cs), abs(cn))))),
+    ce = lon + 250 / (111000 * cos(radians(greatest(abs(cs), abs(cn)))));
+WITH hi AS (SELECT max(id) + 1 AS hi FROM reports),
+windows AS (SELECT k, lo FROM hi, LATERAL (VALUES (1, hi - 10000), (2, hi - 90000),
+                                                  (3, hi - 730000), (4, 0)) AS w (k, lo))
+UPDATE bench_points p SET
+    nearby_windows = (SELECT min(k) FROM windows WHERE lo <= 0 OR (SELECT count(*) FROM (
+        SELECT 1 FROM reports r WHERE r.id >= lo
+        AND ST_DWithin(r.location, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)::geography, 250)
+        LIMIT 21) x) >= 21),
+    bbox_windows = (SELECT min(k) FROM windows WHERE lo <= 0 OR (SELECT count(*) FROM (
+        SELECT 1 FROM reports r WHERE r.id >= lo
+        AND geometry(r.location) && ST_MakeEnvelope(p.w, p.s, p.e, p.nn, 4326)
+        LIMIT 51) x) >= 51);
 ANALYZE bench_points;

@@ -182,6 +182,7 @@ pub async fn put_department(
         },
     )
     .await?;
+    state.catalog.clear();
     audit(
         &mut conn,
         &actor,
@@ -358,8 +359,13 @@ pub async fn put_category(
         sla_days: body.sla_days,
         attributes: serde_json::json!([]),
     };
-    let id = import::upsert_category(&mut conn, jurisdiction, &seed).await?;
-    import::upsert_category_route(&mut conn, jurisdiction, id, None, department).await?;
+    let id = import::upsert_category(&mut conn, jurisdiction, &seed).await;
+    // Whatever was stored is visible to the next report at once.
+    state.catalog.clear();
+    let id = id?;
+    let routed = import::upsert_category_route(&mut conn, jurisdiction, id, None, department).await;
+    state.catalog.clear();
+    routed?;
     audit(
         &mut conn,
         &actor,
@@ -429,6 +435,7 @@ pub async fn post_areas(
         .map_err(|violation| ApiError::invalid_body(vec![FieldError::new("geojson", violation)]))?;
     let mut conn = state.pool.get().await?;
     let stored = import::store_areas(&mut conn, jurisdiction, &parsed, kind, priority).await?;
+    state.catalog.clear();
     let codes: Vec<&str> = parsed.iter().map(|area| area.code.as_str()).collect();
     audit(
         &mut conn,
@@ -515,6 +522,7 @@ pub async fn put_route(
         department,
     )
     .await?;
+    state.catalog.clear();
     audit(
         &mut conn,
         &actor,

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod auth;
 pub mod catalog;
+pub mod catalog_cache;
 mod cursor;
 pub mod error;
 pub mod extract;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     pub live: LiveQueue,
     pub photos: Arc<PhotoService>,
+    /// Categories and routing rules, kept for a second (cleared by admin changes).
+    pub catalog: Arc<catalog_cache::CatalogCache>,
 }
 
 impl AppState {
@@ -65,6 +68,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::new(limits)),
             live: LiveQueue::new(),
             photos: Arc::new(photos),
+            catalog: Arc::new(catalog_cache::CatalogCache::default()),
         }
     }
 }

@@ -511,14 +511,15 @@ pub async fn create_report(
     let mut conn = state.pool.get().await?;
     let now = Utc::now();
     let outcome = if stored.is_empty() {
-        submission::submit(&mut conn, &draft, key.as_ref(), now)
+        submission::submit(&mut conn, &state.catalog, &draft, key.as_ref(), now)
             .await
             .map(|submitted| (submitted, Vec::new()))
             .map_err(ApiError::from)
     } else {
         // The report and its photos commit together, or neither does.
         conn.transaction::<_, ApiError, _>(async |conn| {
-            let submitted = submission::submit(conn, &draft, key.as_ref(), now).await?;
+            let submitted =
+                submission::submit(conn, &state.catalog, &draft, key.as_ref(), now).await?;
             if submitted.replayed {
                 return Ok((submitted, Vec::new()));
             }
@@ -649,7 +650,8 @@ pub async fn find_duplicates(
         return Err(ApiError::invalid_query(errors));
     };
     let mut conn = state.pool.get().await?;
-    let (placement, category) = submission::resolve(&mut conn, position, &category).await?;
+    let (placement, category) =
+        submission::resolve(&mut conn, &state.catalog, position, &category).await?;
     let submission = dedup::Submission {
         position,
         at: Utc::now(),

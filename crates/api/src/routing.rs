@@ -58,8 +58,9 @@ pub async fn preview_routing(
         return Err(ApiError::invalid_query(errors));
     };
     let mut conn = state.pool.get().await?;
-    let (placement, category) = submission::resolve(&mut conn, position, &category).await?;
-    let department = submission::route(&mut conn, placement, &category).await?;
+    let (placement, category) =
+        submission::resolve(&mut conn, &state.catalog, position, &category).await?;
+    let department = submission::route(&mut conn, &state.catalog, placement, &category).await?;
     let names = catalog::names(&mut conn, placement, department).await?;
     Ok(web::Json(RoutingPreview {
         jurisdiction: names.jurisdiction_slug,

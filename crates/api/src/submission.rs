@@ -2,6 +2,7 @@
 //! place it, find its category, route it, score duplicate candidates, then store it as a new
 //! incident or as another report of a confidently matching one.
 
+use crate::catalog_cache::CatalogCache;
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use signalons_db::{
@@ -85,6 +86,7 @@ pub struct ScoredCandidate {
 /// Where a point and category lead: the jurisdiction and area, and the category there.
 pub async fn resolve(
     conn: &mut AsyncPgConnection,
+    cache: &CatalogCache,
     position: GeoPoint,
     category: &CategoryCode,
 ) -> Result<(Placement, Category), SubmitError> {
@@ -92,27 +94,28 @@ pub async fn resolve(
     let placement = catalog::place(conn, point)
         .await?
         .ok_or(SubmitError::OutsideJurisdiction)?;
-    let category =
-        catalog::find_active_category(conn, placement.jurisdiction_id, category.as_str())
-            .await?
-            .ok_or_else(|| SubmitError::UnknownCategory(category.clone()))?;
+    let category = cache
+        .active_category(conn, placement.jurisdiction_id, category.as_str())
+        .await?
+        .ok_or_else(|| SubmitError::UnknownCategory(category.clone()))?;
     Ok((placement, category))
 }
 
 /// The department responsible for `category` at `placement`.
 pub async fn route(
     conn: &mut AsyncPgConnection,
+    cache: &CatalogCache,
     placement: Placement,
     category: &Category,
 ) -> Result<Option<i64>, DbError> {
-    let (rules, default_department) =
-        catalog::routing_rules(conn, placement.jurisdiction_id).await?;
+    let rules = cache.routing_rules(conn, placement.jurisdiction_id).await?;
+    let (rules, default_department) = (&rules.0, rules.1);
     let question = RoutingQuestion {
         category_id: category.id,
         dedup_group: &category.dedup_group,
         service_area_id: placement.service_area_id,
     };
-    Ok(choose_department(&rules, question, default_department))
+    Ok(choose_department(rules, question, default_department))
 }
 
 fn policy(category: &Category) -> DedupPolicy {
@@ -225,11 +228,12 @@ fn self_attributes(draft: &ReportDraft) -> serde_json::Value {
 /// Stores `draft` as of `now`. With a `key`, a retry returns the first report.
 pub async fn submit(
     conn: &mut AsyncPgConnection,
+    cache: &CatalogCache,
     draft: &ReportDraft,
     key: Option<&IdempotencyKey>,
     now: DateTime<Utc>,
 ) -> Result<Submitted, SubmitError> {
-    let (placement, category) = resolve(conn, draft.position, &draft.category).await?;
+    let (placement, category) = resolve(conn, cache, draft.position, &draft.category).await?;
     if !category.allow_anonymous && draft.reporter_id.is_none() {
         return Err(SubmitError::AccountRequired(draft.category.clone()));
     }
@@ -239,7 +243,7 @@ pub async fn submit(
     {
         return Ok(replayed(id));
     }
-    let department_id = route(conn, placement, &category).await?;
+    let department_id = route(conn, cache, placement, &category).await?;
     let submission = dedup::Submission {
         position: draft.position,
         at: now,

@@ -7,6 +7,7 @@ use diesel::{
     sql_types::{Bool, Double, Nullable},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use postgis_diesel::{functions::st_d_within, operators::distance_2d};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -130,45 +131,139 @@ macro_rules! job_columns {
     };
 }
 
+/// Where a job stands against its due date, in queue order: overdue first, then not yet due,
+/// then without a due date (`(due_at < now) DESC NULLS LAST`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DueTier {
+    Overdue,
+    NotYetDue,
+    NoDueDate,
+}
+
+/// Priorities as stored (`CHECK (priority BETWEEN 1 AND 5)`), most urgent first.
+const PRIORITIES: std::ops::RangeInclusive<i16> = 1..=5;
+
+/// The jobs of `filter` in one priority and due tier, as a boxed query over
+/// [`jobs_with_names`]; the caller adds what it selects and its order.
+macro_rules! tier_jobs {
+    ($filter:expr, $priority:expr, $due:expr, $now:expr) => {{
+        let filter: &QueueFilter = $filter;
+        let mut query = jobs_with_names!()
+            .filter(incidents::jurisdiction_id.eq(filter.jurisdiction_id))
+            .filter(incidents::closed_at.is_null())
+            .filter(incidents::priority.eq($priority))
+            .into_boxed();
+        query = match $due {
+            DueTier::Overdue => query.filter(incidents::due_at.lt($now)),
+            DueTier::NotYetDue => query.filter(incidents::due_at.ge($now)),
+            DueTier::NoDueDate => query.filter(incidents::due_at.is_null()),
+        };
+        // One department (most crews) as an equality, which the GiST index can test itself.
+        query = match filter.department_ids.as_deref() {
+            None => query,
+            Some([department]) => query.filter(incidents::department_id.eq(*department)),
+            Some(departments) => {
+                query.filter(incidents::department_id.eq_any(departments.to_vec()))
+            }
+        };
+        if let Some(code) = &filter.service_area_code {
+            query = query.filter(service_areas::code.eq(code.clone()));
+        }
+        if !filter.category_codes.is_empty() {
+            query = query.filter(categories::code.eq_any(filter.category_codes.clone()));
+        }
+        if !filter.statuses.is_empty() {
+            query = query.filter(incidents::status.eq_any(filter.statuses.clone()));
+        }
+        match filter.assignee {
+            AssigneeFilter::Anyone => query,
+            AssigneeFilter::Unassigned => query.filter(incidents::assignee_id.is_null()),
+            AssigneeFilter::User(user) => query.filter(incidents::assignee_id.eq(user)),
+        }
+    }};
+}
+
 /// The open jobs of `filter`, most urgent first: priority, then overdue ones, then (when the
 /// crew's position is known) the nearest kilometre band, then the oldest.
+///
+/// The order is computed tier by tier (priority, then due tier), each tier only as far as the
+/// page reaches, so the first page costs what it shows rather than a sort of every open job:
+/// with a position, the `n` nearest jobs of the tier (KNN on `incidents_open_queue_gist`) give
+/// the kilometre band the page ends in, and only the jobs of the tier up to the end of that
+/// band are read and ordered exactly (band, then oldest); they hold the first `n` jobs of the
+/// tier in queue order, since every job beyond is in a later band than all of those `n`.
 pub async fn queue(
     conn: &mut AsyncPgConnection,
     filter: &QueueFilter,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<QueueRow>> {
-    let mut query = jobs_with_names!()
-        .filter(incidents::jurisdiction_id.eq(filter.jurisdiction_id))
-        .filter(incidents::closed_at.is_null())
-        .select(job_columns!(now))
-        .into_boxed();
-    if let Some(departments) = &filter.department_ids {
-        query = query.filter(incidents::department_id.eq_any(departments.clone()));
+    let mut skip = filter.offset.max(0);
+    let mut page = Vec::new();
+    for priority in PRIORITIES {
+        for due in [DueTier::Overdue, DueTier::NotYetDue, DueTier::NoDueDate] {
+            let wanted = filter.limit - page.len() as i64;
+            if wanted <= 0 {
+                return Ok(page);
+            }
+            // The first `skip + wanted` jobs of this tier in queue order (all of them if it
+            // has fewer), then what of them is left after the jobs to skip.
+            let reach = skip + wanted;
+            let rows = tier_page(conn, filter, priority, due, now, reach).await?;
+            let in_tier = rows.len() as i64;
+            page.extend(rows.into_iter().skip(skip as usize));
+            skip = (skip - in_tier).max(0);
+        }
     }
-    if let Some(code) = &filter.service_area_code {
-        query = query.filter(service_areas::code.eq(code.clone()));
-    }
-    if !filter.category_codes.is_empty() {
-        query = query.filter(categories::code.eq_any(filter.category_codes.clone()));
-    }
-    if !filter.statuses.is_empty() {
-        query = query.filter(incidents::status.eq_any(filter.statuses.clone()));
-    }
-    query = match filter.assignee {
-        AssigneeFilter::Anyone => query,
-        AssigneeFilter::Unassigned => query.filter(incidents::assignee_id.is_null()),
-        AssigneeFilter::User(user) => query.filter(incidents::assignee_id.eq(user)),
+    Ok(page)
+}
+
+/// Up to the first `reach` jobs of one tier, in queue order.
+async fn tier_page(
+    conn: &mut AsyncPgConnection,
+    filter: &QueueFilter,
+    priority: i16,
+    due: DueTier,
+    now: DateTime<Utc>,
+    reach: i64,
+) -> QueryResult<Vec<QueueRow>> {
+    let Some(point) = filter.near else {
+        return tier_jobs!(filter, priority, due, now)
+            .select(job_columns!(now))
+            .order((incidents::created_at.asc(), incidents::id.asc()))
+            .limit(reach)
+            .load(conn)
+            .await;
     };
-    query = query
-        .order(incidents::priority.asc())
-        .then_order_by(incidents::due_at.lt(now).desc().nulls_last());
-    if let Some(point) = filter.near {
-        query = query.then_order_by(floor(st_distance(incidents::location, point) / 1000.0));
+    // The `reach` nearest, with their distance (KNN order is on the sphere; bands are on the
+    // spheroid, like ST_Distance: the farthest of them on the spheroid ends the last band).
+    let mut nearest: Vec<(QueueRow, f64)> = tier_jobs!(filter, priority, due, now)
+        .select((job_columns!(now), st_distance(incidents::location, point)))
+        .order(distance_2d(incidents::location, point))
+        .limit(reach)
+        .load(conn)
+        .await?;
+    if (nearest.len() as i64) < reach {
+        // The whole tier: put it in queue order here.
+        nearest.sort_by(|(a, a_metres), (b, b_metres)| {
+            (a_metres / 1000.0)
+                .floor()
+                .total_cmp(&(b_metres / 1000.0).floor())
+                .then(a.created_at.cmp(&b.created_at))
+                .then(a.id.cmp(&b.id))
+        });
+        return Ok(nearest.into_iter().map(|(row, _)| row).collect());
     }
-    query
+    let farthest = nearest
+        .iter()
+        .map(|(_, metres)| *metres)
+        .fold(0.0, f64::max);
+    let end_of_band = ((farthest / 1000.0).floor() + 1.0) * 1000.0;
+    tier_jobs!(filter, priority, due, now)
+        .select(job_columns!(now))
+        .filter(st_d_within(incidents::location, point, end_of_band))
+        .order(floor(st_distance(incidents::location, point) / 1000.0))
         .then_order_by((incidents::created_at.asc(), incidents::id.asc()))
-        .offset(filter.offset)
-        .limit(filter.limit)
+        .limit(reach)
         .load(conn)
         .await
 }

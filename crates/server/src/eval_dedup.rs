@@ -129,6 +129,8 @@ pub async fn replay(conn: &mut AsyncPgConnection, cases: &[Case]) -> anyhow::Res
     let mut figures = DedupFigures::default();
     let mut report_of_case: HashMap<&str, i64> = HashMap::new();
     let mut closures: BinaryHeap<Closure> = BinaryHeap::new();
+    // Nothing edits the catalog during a replay.
+    let catalog = signalons_api::catalog_cache::CatalogCache::default();
     let department_codes: HashMap<i64, String> = departments::table
         .select((departments::id, departments::code))
         .load::<(i64, String)>(conn)
@@ -150,7 +152,7 @@ pub async fn replay(conn: &mut AsyncPgConnection, cases: &[Case]) -> anyhow::Res
             }
         }
         let draft = draft(case)?;
-        let submitted = match submission::submit(conn, &draft, None, now).await {
+        let submitted = match submission::submit(conn, &catalog, &draft, None, now).await {
             Ok(submitted) => submitted,
             // Points in gaps between neighborhoods are refused, as the API would.
             Err(submission::SubmitError::OutsideJurisdiction) => continue,

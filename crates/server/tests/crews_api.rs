@@ -1205,3 +1205,173 @@ async fn admins_define_departments_categories_areas_and_routes() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[derive(diesel::QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// The queue is computed tier by tier (priority, due tier) and, with a position, band by band:
+/// over jobs with every kind of tie (same priority, same due tier, same kilometre band, same
+/// opening time) its pages are those of one ORDER BY over every open job, at every offset.
+#[tokio::test]
+async fn queue_pages_are_those_of_one_order_over_every_open_job() {
+    let app = TestApp::spawn().await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let crew = app.staff("crew", &[&department]).await;
+    let seed = report(&app, DORCHESTER, "pothole", json!({})).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let mut conn = app.db.connect().await;
+    // 160 more open jobs of the department within ~6 km, over priorities 2 to 4, overdue, not
+    // yet due or without a due date, a few opened at the same instant; and closed ones.
+    diesel::sql_query(format!(
+        "INSERT INTO incidents (jurisdiction_id, category_id, dedup_group, location, status,
+                                priority, department_id, created_at, updated_at, due_at, closed_at)
+         SELECT jurisdiction_id, category_id, dedup_group,
+                ST_SetSRID(ST_MakePoint(-71.0676 + (random() - 0.5) * 0.14,
+                                        42.3016 + (random() - 0.5) * 0.1), 4326)::geography,
+                'submitted', 2 + g % 3, department_id,
+                timestamptz '2026-01-01' + (g % 40) * interval '1 hour',
+                timestamptz '2026-01-01',
+                CASE g % 4 WHEN 0 THEN now() - interval '1 day'
+                           WHEN 1 THEN now() + interval '1 day' ELSE NULL END,
+                CASE WHEN g % 17 = 0 THEN now() END
+         FROM incidents, generate_series(1, 170) g WHERE id = {seed}"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    for (near, order) in [
+        (
+            "&lat=42.3016&long=-71.0676",
+            "floor(ST_Distance(location, ST_SetSRID(ST_MakePoint(-71.0676, 42.3016), 4326)::geography) / 1000),",
+        ),
+        (
+            "&lat=42.33&long=-71.03",
+            "floor(ST_Distance(location, ST_SetSRID(ST_MakePoint(-71.03, 42.33), 4326)::geography) / 1000),",
+        ),
+        ("", ""),
+    ] {
+        let expected: Vec<i64> = diesel::sql_query(format!(
+            "SELECT id FROM incidents WHERE closed_at IS NULL
+               AND department_id = (SELECT id FROM departments WHERE code = '{department}')
+             ORDER BY priority, (due_at < now()) DESC NULLS LAST, {order} created_at, id"
+        ))
+        .load::<IdRow>(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.id)
+        .collect();
+        assert!(expected.len() > 150, "{}", expected.len());
+        for (limit, offset) in [
+            (50, 0),
+            (7, 0),
+            (7, 7),
+            (7, 45),
+            (13, 100),
+            (20, 150),
+            (5, 300),
+        ] {
+            let path = format!("/api/v1/queue?limit={limit}&offset={offset}{near}");
+            let (status, page) = get(&app, &path, &crew.token).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let got: Vec<i64> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| item["id"].as_i64().unwrap())
+                .collect();
+            let want: Vec<i64> = expected.iter().copied().skip(offset).take(limit).collect();
+            assert_eq!(got, want, "{path}");
+            assert_eq!(
+                page["next_offset"].as_i64(),
+                (expected.len() > offset + limit).then_some((offset + limit) as i64),
+                "{path}"
+            );
+        }
+    }
+}
+
+/// Categories and routing rules are kept in the server for a second: a change made through a
+/// server is seen by its next report at once, one made through another replica within the
+/// second.
+#[tokio::test]
+async fn a_route_change_reaches_the_next_report_at_once_and_other_replicas_within_a_second() {
+    let app = TestApp::spawn().await;
+    let other = app.replica();
+    let admin = app.staff("admin", &[]).await;
+    let preview_path = format!(
+        "/api/v1/routing?lat={}&long={}&category=pothole",
+        DORCHESTER.0, DORCHESTER.1
+    );
+    let department_at = async |url: String| {
+        let preview: Value = app
+            .client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            preview["department"]["code"].as_str().unwrap().to_owned(),
+            preview["service_area"]["code"].as_str().map(str::to_owned),
+        )
+    };
+    // Both servers have read (and keep) the route of a pothole in Dorchester.
+    let (before, area) = department_at(app.url(&preview_path)).await;
+    assert_eq!(department_at(other.url(&preview_path)).await.0, before);
+    assert_ne!(before, "SNOW");
+    let (status, _, _) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/admin/departments/SNOW",
+        Some(&admin.token),
+        &[],
+        Some(json!({"name": "Snow Desk"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/admin/routes",
+        Some(&admin.token),
+        &[],
+        Some(json!({"category": "pothole", "area": area, "department": "SNOW"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    // Through the server that made the change: at once, for the preview and a new report.
+    assert_eq!(department_at(app.url(&preview_path)).await.0, "SNOW");
+    let created = report(&app, DORCHESTER, "pothole", json!({})).await;
+    let mut conn = app.db.connect().await;
+    let routed: Vec<TextRow> = diesel::sql_query(format!(
+        "SELECT d.code AS text FROM reports r JOIN departments d ON d.id = r.department_id \
+         WHERE r.id = {}",
+        created["id"]
+    ))
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(routed[0].text, "SNOW");
+
+    // Through the other replica: within the second its copy lasts.
+    let started = std::time::Instant::now();
+    loop {
+        if department_at(other.url(&preview_path)).await.0 == "SNOW" {
+            break;
+        }
+        assert!(
+            started.elapsed()
+                < signalons_api::catalog_cache::CATALOG_TTL + Duration::from_millis(500),
+            "the other replica still routes to {before}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

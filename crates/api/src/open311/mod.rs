@@ -930,7 +930,7 @@ async fn create_request(
         source: ReportSource::Open311,
         attributes,
     };
-    let submitted = submission::submit(&mut conn, &draft, key.as_ref(), Utc::now())
+    let submitted = submission::submit(&mut conn, &state.catalog, &draft, key.as_ref(), Utc::now())
         .await
         .map_err(|error| match error {
             SubmitError::OutsideJurisdiction => Open311Error::bad_request(
