@@ -2,7 +2,8 @@
 -- number): positions of stored reports moved by up to ~30 m, inside a service area, with the
 -- category's duplicate search bounds (as crates/domain/src/dedup.rs derives them: -ln(0.2)
 -- times the category's radius and window), a viewport of ~800 x 650 m for bbox lists, and the
--- tiles around the point at a zoom of 10..16 for map clusters (3 x 4 tiles, as a phone shows).
+-- tiles around the point at a zoom of 10..16 for map clusters (3 x 4 tiles, as a phone shows),
+-- and the category and default department a create of that point uses.
 DROP TABLE IF EXISTS bench_points;
 CREATE TABLE bench_points AS
 WITH picked AS (
@@ -17,6 +18,9 @@ WITH picked AS (
     LIMIT 2000
 ), numbered AS (
     SELECT row_number() OVER () AS n, i.*, c.code, c.dedup_group,
+           c.id AS c_id, c.default_priority AS c_default_priority,
+           (SELECT j.default_department_id FROM jurisdictions j WHERE j.id = c.jurisdiction_id)
+               AS d_default_department_id,
            c.dedup_radius_m * -ln(0.2) AS radius,
            c.dedup_window_days * -ln(0.2) * 86400 AS window_secs
     FROM inside i JOIN categories c ON c.id = i.category_id
@@ -35,7 +39,9 @@ SELECT n, lon, lat, code, dedup_group, radius, window_secs,
        (tx + 2) / 2 ^ zoom * 360 - 180 AS te,
        degrees(atan(sinh(pi() * (1 - 2 * (ty - 1) / 2 ^ zoom)))) AS tn,
        zoom + 2 AS level,
-       (tx - 1) * 4 AS cx0, (tx + 2) * 4 - 1 AS cx1, (ty - 1) * 4 AS cy0, (ty + 3) * 4 - 1 AS cy1
+       (tx - 1) * 4 AS cx0, (tx + 2) * 4 - 1 AS cx1, (ty - 1) * 4 AS cy0, (ty + 3) * 4 - 1 AS cy1,
+       -- what create reads from the server's catalog copy (crates/api/src/catalog_cache.rs)
+       c_id, c_default_priority, d_default_department_id
 FROM tiles;
 CREATE UNIQUE INDEX ON bench_points (n);
 -- Nearby and bbox lists search windows of recent ids (crates/db/src/reports.rs, `list_public`):
