@@ -43,7 +43,8 @@ for attempt in range(100):
 PY
   log "photo store on S3 ($endpoint, moto)"
   SIGNALONS_TEST_S3_ENDPOINT=$endpoint SIGNALONS_TEST_S3_BUCKET=$bucket \
-    cargo test --locked -q -p signalons-media --test store -- --ignored
+    # --workspace, not -p: the same features as test.sh's cargo test, so nothing is rebuilt.
+    cargo test --locked -q --workspace --test store -- --ignored
 }
 
 case "${1:-}" in
