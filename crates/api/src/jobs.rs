@@ -1083,9 +1083,8 @@ pub async fn reopen_by_reporter(
         let context = signalons_db::reports::reporter_context(conn, id)
             .await?
             .ok_or_else(|| ApiError::not_found("report_not_found", format!("no report {id}")))?;
-        let by_account = user.is_some() && user == context.reporter_id;
-        let by_device = device.is_some() && device == context.device_hash;
-        if !by_account && !by_device {
+        let by_account = context.made_by_account(user);
+        if !by_account && !context.made_by_device(device.as_deref()) {
             return Err(ApiError::forbidden(
                 "not_the_reporter",
                 "only the resident who made this report can reopen it",

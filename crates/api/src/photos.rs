@@ -1,8 +1,5 @@
 //! Photos of reports: uploaded with a report or after it, by crews with their work, served to
 //! the public without metadata, hidden by staff when they show what they should not.
-
-use std::sync::Arc;
-
 use actix_web::{
     HttpRequest, HttpResponse, get,
     http::{StatusCode, header},
@@ -527,10 +524,8 @@ pub async fn add_report_photos(
         .await?
         .ok_or_else(|| ApiError::not_found("report_not_found", format!("no report {id}")))?;
     let user = caller.as_ref().map(|actor| actor.user_id);
-    let by_account = user.is_some() && user == reporter.reporter_id;
-    let by_device =
-        device.is_some_and(|device| Some(device_hash(device.as_str())) == reporter.device_hash);
-    if !by_account && !by_device {
+    let device = device.map(|device| device_hash(device.as_str()));
+    if !reporter.made_by_account(user) && !reporter.made_by_device(device.as_deref()) {
         return Err(ApiError::forbidden(
             "not_the_reporter",
             "only the resident who made this report can add photos to it",
@@ -916,9 +911,6 @@ pub async fn moderate_photo(
         .await?;
     Ok(web::Json(updated.into()))
 }
-
-/// A shareable handle on the photo service.
-pub type SharedPhotos = Arc<PhotoService>;
 
 #[cfg(test)]
 mod tests {

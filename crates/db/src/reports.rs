@@ -350,6 +350,18 @@ pub struct ReporterContext {
     pub reopen_window_days: i32,
 }
 
+impl ReporterContext {
+    /// Whether signed-in account `user` made the report.
+    pub fn made_by_account(&self, user: Option<i64>) -> bool {
+        user.is_some() && user == self.reporter_id
+    }
+
+    /// Whether the device whose id hashes to `device_hash` made the report.
+    pub fn made_by_device(&self, device_hash: Option<&[u8]>) -> bool {
+        device_hash.is_some() && device_hash == self.device_hash.as_deref()
+    }
+}
+
 /// The reporter of report `id` and its city's reopen window.
 pub async fn reporter_context(
     conn: &mut AsyncPgConnection,
