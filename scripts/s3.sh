@@ -42,8 +42,8 @@ for attempt in range(100):
         time.sleep(0.1)
 PY
   log "photo store on S3 ($endpoint, moto)"
+  # --workspace, not -p: the same features as test.sh's cargo test, so nothing is rebuilt.
   SIGNALONS_TEST_S3_ENDPOINT=$endpoint SIGNALONS_TEST_S3_BUCKET=$bucket \
-    # --workspace, not -p: the same features as test.sh's cargo test, so nothing is rebuilt.
     cargo test --locked -q --workspace --test store -- --ignored
 }
 
