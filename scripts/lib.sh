@@ -79,3 +79,35 @@ ensure_venv() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# Node.js >= 20.19 (Vite 8's floor) and npm on the PATH. Debian 12 ships Node 18, so when the
+# machine's node is missing or older, Node 22 and npm 10 are installed from the npm registry
+# (packages node-linux-<arch> and npm) into .tools/node, using the distribution's npm once.
+LOCAL_NODE=.tools/node
+node_ok() {
+  command -v node >/dev/null && command -v npm >/dev/null \
+    && node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'
+}
+
+use_local_node() {
+  local arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) log "no Node.js package for $(uname -m): install Node.js >= 20.19 yourself"; exit 1 ;;
+  esac
+  local bin=$PWD/$LOCAL_NODE/node_modules/node-linux-$arch/bin
+  if [ ! -x "$bin/node" ] || [ ! -e "$PWD/$LOCAL_NODE/node_modules/.bin/npm" ]; then
+    command -v npm >/dev/null || apt_install nodejs npm
+    log "installing Node.js 22 and npm 10 from the npm registry into $LOCAL_NODE"
+    npm install --prefix "$LOCAL_NODE" --no-audit --no-fund --loglevel=error \
+      "node-linux-$arch@22" "npm@10" </dev/null
+  fi
+  export PATH="$bin:$PWD/$LOCAL_NODE/node_modules/.bin:$PATH"
+}
+
+ensure_node() {
+  node_ok && return 0
+  use_local_node
+  node_ok || { log "Node.js >= 20.19 with npm could not be set up"; exit 1; }
+}

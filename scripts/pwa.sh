@@ -12,15 +12,6 @@ source scripts/lib.sh
 export CI=true
 export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
 
-node_ok() {
-  command -v node >/dev/null && command -v npm >/dev/null \
-    && node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'
-}
-
-ensure_node() {
-  node_ok || { log "the PWA needs node >= 20.19 and npm on the PATH"; exit 1; }
-}
-
 npm_install() {
   local sum stamp=pwa/node_modules/.signalons-lock.sha256
   sum=$(sha256sum pwa/package-lock.json | cut -d' ' -f1)
@@ -52,10 +43,6 @@ ensure_server_binary() {
 
 case "${1:-}" in
   build)
-    if ! node_ok && [ -f pwa/dist/index.html ]; then
-      log "node >= 20.19 not found: serving the PWA already built in pwa/dist"
-      exit 0
-    fi
     ensure_node
     npm_install
     build

@@ -423,9 +423,85 @@ async fn bad_input_gets_a_precise_problem_and_writes_nothing() {
     let problem: Value = key_response.json().await.unwrap();
     assert_eq!(problem["code"], "invalid_idempotency_key");
 
-    assert_eq!(app.db.count("reports").await, 0);
-    assert_eq!(app.db.count("incidents").await, 0);
-    assert_eq!(app.db.count("report_events").await, 0);
+    assert_nothing_written(&app).await;
+}
+
+/// Nothing a report brings along was stored: no report, incident, event, message or photo.
+async fn assert_nothing_written(app: &TestApp) {
+    for table in ["reports", "incidents", "report_events", "outbox", "media"] {
+        assert_eq!(app.db.count(table).await, 0, "{table}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_sent_without_a_length_is_cut_at_the_limit() {
+    // A chunked body declares no length: the server must count what arrives, not trust a header.
+    let app = TestApp::spawn().await;
+    let address = app.url("").trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address.trim_end_matches('/'))
+        .await
+        .unwrap();
+    let body = with_description("x".repeat(200_000));
+    let mut request = format!(
+        "POST /api/v1/reports HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    for chunk in body.as_bytes().chunks(8_192) {
+        request.push_str(&format!("{:x}\r\n", chunk.len()));
+        request.push_str(std::str::from_utf8(chunk).unwrap());
+        request.push_str("\r\n");
+    }
+    request.push_str("0\r\n\r\n");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The server may answer and close before reading everything: a failed write is fine.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(
+        answer.contains("\"code\":\"payload_too_large\""),
+        "{answer}"
+    );
+    assert_nothing_written(&app).await;
+}
+
+fn with_description(description: String) -> String {
+    let mut body = pothole();
+    body["description"] = json!(description);
+    body.to_string()
+}
+
+#[tokio::test]
+async fn an_unexpected_failure_answers_500_without_its_internals() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db.connect().await;
+    use diesel_async::RunQueryDsl;
+    // A schema the code does not expect: the insert of the report's first event fails.
+    diesel::sql_query("ALTER TABLE report_events RENAME TO report_events_moved")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let response = app.post_json("/api/v1/reports", &pothole()).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let text = response.text().await.unwrap();
+    let problem: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(problem["code"], "internal_error");
+    assert_eq!(problem["status"], 500);
+    for internal in ["report_events", "relation", "SQL", "diesel", "postgres"] {
+        assert!(!text.contains(internal), "{internal} leaked: {text}");
+    }
+    diesel::sql_query("ALTER TABLE report_events_moved RENAME TO report_events")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // The report and its incident were rolled back with the failed event.
+    assert_nothing_written(&app).await;
 }
 
 #[tokio::test]

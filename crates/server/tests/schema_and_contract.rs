@@ -40,12 +40,36 @@ async fn content_digest(db: &TestDatabase) -> String {
         .digest
 }
 
-async fn public_tables(db: &TestDatabase) -> Vec<String> {
+/// Every object the migrations own in the public schema, one line each, sorted: columns with
+/// their types (tables and views), indexes, constraints, functions, triggers, types and
+/// extensions. Objects that belong to an extension (PostGIS's own) are left out.
+async fn schema_objects(db: &TestDatabase) -> Vec<String> {
     let mut conn = db.connect().await;
     diesel::sql_query(
-        "SELECT table_name::text AS digest FROM information_schema.tables \
-         WHERE table_schema = 'public' AND table_name NOT IN ('spatial_ref_sys', 'geography_columns', 'geometry_columns') \
-         ORDER BY 1",
+        "WITH extension_member AS (SELECT objid FROM pg_depend WHERE deptype = 'e') \
+         SELECT line AS digest FROM ( \
+           SELECT format('column %s.%s %s', c.relname, a.attname, \
+                         format_type(a.atttypid, a.atttypmod)) AS line \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+            WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p') \
+              AND a.attnum > 0 AND NOT a.attisdropped \
+              AND c.oid NOT IN (SELECT objid FROM extension_member) \
+           UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public' \
+              AND to_regclass(quote_ident(tablename))::oid NOT IN (SELECT objid FROM extension_member) \
+           UNION ALL SELECT format('constraint %s on %s: %s', conname, conrelid::regclass, \
+                                   pg_get_constraintdef(oid)) \
+             FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND conrelid <> 0 \
+              AND conrelid NOT IN (SELECT objid FROM extension_member) \
+           UNION ALL SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p \
+            WHERE p.pronamespace = 'public'::regnamespace \
+              AND p.oid NOT IN (SELECT objid FROM extension_member) \
+           UNION ALL SELECT format('trigger %s on %s', tgname, tgrelid::regclass) FROM pg_trigger \
+            WHERE NOT tgisinternal AND tgrelid::regclass::text NOT LIKE 'pg_%' \
+           UNION ALL SELECT 'type ' || t.typname FROM pg_type t \
+            WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd', 'r') \
+              AND t.oid NOT IN (SELECT objid FROM extension_member) \
+           UNION ALL SELECT 'extension ' || extname FROM pg_extension \
+         ) objects ORDER BY 1",
     )
     .load::<Digest>(&mut conn)
     .await
@@ -58,28 +82,41 @@ async fn public_tables(db: &TestDatabase) -> Vec<String> {
 #[tokio::test]
 async fn migrations_go_up_down_and_up_again() {
     let db = TestDatabase::blank().await;
+    let before = schema_objects(&db).await;
     migrations::run(&db.url, Direction::Up).await.unwrap();
-    let after_up = public_tables(&db).await;
-    for table in [
-        "reports",
-        "incidents",
-        "report_events",
-        "routes",
-        "service_areas",
-        "public_reports",
+    let after_up = schema_objects(&db).await;
+    for expected in [
+        "column reports.location geography(Point,4326)",
+        "column incidents.location geography(Point,4326)",
+        "column public_reports.id bigint",
+        "extension postgis",
     ] {
         assert!(
-            after_up.contains(&table.to_owned()),
-            "{table} missing: {after_up:?}"
+            after_up.iter().any(|line| line == expected),
+            "{expected} missing: {after_up:#?}"
+        );
+    }
+    for located in ["reports", "incidents"] {
+        assert!(
+            after_up
+                .iter()
+                .any(|line| line.starts_with("index CREATE INDEX")
+                    && line.contains(&format!("ON public.{located} USING gist (location)"))),
+            "no GiST index on {located}.location"
         );
     }
     migrations::run(&db.url, Direction::DownAll).await.unwrap();
-    assert_eq!(
-        public_tables(&db).await,
-        vec!["__diesel_schema_migrations".to_owned()]
-    );
+    // Down leaves the bookkeeping table and PostGIS (an operator's decision to drop), nothing
+    // else that up created: no table, view, function, trigger, type or index behind.
+    let after_down = schema_objects(&db).await;
+    for line in after_down.iter().filter(|line| !before.contains(line)) {
+        assert!(
+            line.contains("__diesel_schema_migrations") || line == "extension postgis",
+            "left behind by down: {line}"
+        );
+    }
     migrations::run(&db.url, Direction::Up).await.unwrap();
-    assert_eq!(public_tables(&db).await, after_up);
+    assert_eq!(schema_objects(&db).await, after_up);
     assert!(
         migrations::run(&db.url, Direction::Up)
             .await
