@@ -17,6 +17,7 @@ use crate::{
     client_ip,
     error::{ApiError, Problem},
     extract::JsonBody,
+    mail_links::{Bilingual, LinkPage, confirmation_page, done},
     rate_limit::Limited,
     reports::check,
 };
@@ -433,39 +434,58 @@ pub struct UnsubscribeQuery {
     pub token: String,
 }
 
-async fn unsubscribe(state: &AppState, token: &str) -> Result<web::Json<Unsubscribed>, ApiError> {
-    let email =
-        signalons_domain::delivery::verify_unsubscribe_token(&state.auth.unsubscribe_key, token)
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    "invalid_unsubscribe_token",
-                    "this unsubscribe link is not valid",
-                )
-            })?;
-    let mut conn = state.pool.get().await?;
-    signalons_db::outbox::opt_out(&mut conn, &sha256(&email.to_lowercase())).await?;
-    tracing::info!("an address unsubscribed from notifications");
-    Ok(web::Json(Unsubscribed { unsubscribed: true }))
+const UNSUBSCRIBE_PAGE: LinkPage = LinkPage {
+    title: Bilingual {
+        en: "Stop these emails",
+        fr: "Ne plus recevoir ces messages",
+    },
+    question: Bilingual {
+        en: "This address will no longer receive news of reports or area alerts.",
+        fr: "Cette adresse ne recevra plus de nouvelles des signalements ni d'alertes de secteur.",
+    },
+    button: Bilingual {
+        en: "Unsubscribe",
+        fr: "Me désabonner",
+    },
+    done: Bilingual {
+        en: "Done: no more emails will be sent to this address.",
+        fr: "C'est fait : plus aucun message ne sera envoyé à cette adresse.",
+    },
+};
+
+/// The address an unsubscribe token was made for; `404` when its signature does not hold.
+fn unsubscribing(state: &AppState, token: &str) -> Result<String, ApiError> {
+    signalons_domain::delivery::verify_unsubscribe_token(&state.auth.unsubscribe_key, token)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "invalid_unsubscribe_token",
+                "this unsubscribe link is not valid",
+            )
+        })
 }
 
-/// The one-click unsubscribe link of notification emails: no more news to this address.
+/// The unsubscribe link of notification emails: a page with a button, changing nothing
+/// (mail scanners open links; people press the button).
 #[utoipa::path(
     tag = "auth",
     params(UnsubscribeQuery),
     responses(
-        (status = 200, body = Unsubscribed),
+        (status = 200, description = "A page asking to confirm", content_type = "text/html", body = String),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/unsubscribe")]
-pub async fn unsubscribe_link(
+pub async fn unsubscribe_page(
     state: web::Data<AppState>,
     crate::extract::QueryParams(query): crate::extract::QueryParams<UnsubscribeQuery>,
-) -> Result<web::Json<Unsubscribed>, ApiError> {
-    unsubscribe(&state, &query.token).await
+) -> Result<HttpResponse, ApiError> {
+    unsubscribing(&state, &query.token)?;
+    Ok(confirmation_page(&UNSUBSCRIBE_PAGE, &query.token))
 }
 
-/// RFC 8058 one-click unsubscribe, as mail clients send it (`List-Unsubscribe-Post`).
+/// Unsubscribe: no more news to this address, messages already queued included. RFC 8058
+/// one-click (`List-Unsubscribe-Post`) as mail clients send it, or the page's button (which
+/// gets a page back).
 #[utoipa::path(
     tag = "auth",
     params(UnsubscribeQuery),
@@ -476,8 +496,17 @@ pub async fn unsubscribe_link(
 )]
 #[post("/unsubscribe")]
 pub async fn unsubscribe_one_click(
+    req: HttpRequest,
     state: web::Data<AppState>,
     crate::extract::QueryParams(query): crate::extract::QueryParams<UnsubscribeQuery>,
-) -> Result<web::Json<Unsubscribed>, ApiError> {
-    unsubscribe(&state, &query.token).await
+) -> Result<HttpResponse, ApiError> {
+    let email = unsubscribing(&state, &query.token)?;
+    let mut conn = state.pool.get().await?;
+    signalons_db::outbox::opt_out(&mut conn, &sha256(&email.to_lowercase())).await?;
+    tracing::info!("an address unsubscribed from notifications");
+    Ok(done(
+        &req,
+        &UNSUBSCRIBE_PAGE,
+        &Unsubscribed { unsubscribed: true },
+    ))
 }

@@ -159,7 +159,8 @@ pub async fn put_department(
     let channel_config = body.channel_config.unwrap_or_else(|| serde_json::json!({}));
     check(
         "channel_config",
-        signalons_domain::delivery::Channel::parse(channel.as_str(), &channel_config),
+        signalons_domain::delivery::Channel::parse(channel.as_str(), &channel_config)
+            .and_then(|parsed| parsed.check_targets(state.delivery_targets)),
         &mut errors,
     );
     let (Some(code), Some(english), Some(french)) = (code, english, french) else {

@@ -16,6 +16,7 @@ use crate::{
     AppState, client_ip,
     error::{ApiError, FieldError, Problem},
     extract::{JsonBody, QueryParams},
+    mail_links::{Bilingual, LinkPage, confirmation_page, done},
     rate_limit::Limited,
     reports::check,
 };
@@ -211,27 +212,64 @@ fn alert_from_token(state: &AppState, purpose: &str, token: &str) -> Result<i64,
         .ok_or_else(|| ApiError::not_found("invalid_alert_token", "this link is not valid"))
 }
 
-/// The link in the confirmation mail: the alert starts working.
+const CONFIRM_PAGE: LinkPage = LinkPage {
+    title: Bilingual {
+        en: "Confirm your alert",
+        fr: "Confirmer votre alerte",
+    },
+    question: Bilingual {
+        en: "New problems reported in the area you chose will be sent to this address.",
+        fr: "Les nouveaux problèmes signalés dans le secteur choisi seront envoyés à cette adresse.",
+    },
+    button: Bilingual {
+        en: "Confirm",
+        fr: "Confirmer",
+    },
+    done: Bilingual {
+        en: "Your alert is on.",
+        fr: "Votre alerte est active.",
+    },
+};
+
+const CANCEL_PAGE: LinkPage = LinkPage {
+    title: Bilingual {
+        en: "Stop this alert",
+        fr: "Arrêter cette alerte",
+    },
+    question: Bilingual {
+        en: "No more mails will be sent for this area.",
+        fr: "Plus aucun message ne sera envoyé pour ce secteur.",
+    },
+    button: Bilingual {
+        en: "Stop the alert",
+        fr: "Arrêter l'alerte",
+    },
+    done: Bilingual {
+        en: "The alert is stopped.",
+        fr: "L'alerte est arrêtée.",
+    },
+};
+
+/// The link in the confirmation mail: a page with a button, changing nothing (mail scanners
+/// open links; people press the button).
 #[utoipa::path(
     tag = "alerts",
     params(AlertToken),
     responses(
-        (status = 200, body = AlertState),
+        (status = 200, description = "A page asking to confirm", content_type = "text/html", body = String),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/alerts/confirm")]
-pub async fn confirm_alert(
+pub async fn confirm_alert_page(
     state: web::Data<AppState>,
     QueryParams(query): QueryParams<AlertToken>,
-) -> Result<web::Json<AlertState>, ApiError> {
-    let id = alert_from_token(&state, "confirm-alert", &query.token)?;
-    let mut conn = state.pool.get().await?;
-    let active = alerts::confirm(&mut conn, id, Utc::now()).await?;
-    Ok(web::Json(AlertState { id, active }))
+) -> Result<HttpResponse, ApiError> {
+    alert_from_token(&state, "confirm-alert", &query.token)?;
+    Ok(confirmation_page(&CONFIRM_PAGE, &query.token))
 }
 
-/// The link in every alert mail: the alert stops.
+/// Confirm an alert (the button of the confirmation page): the alert starts working.
 #[utoipa::path(
     tag = "alerts",
     params(AlertToken),
@@ -240,13 +278,54 @@ pub async fn confirm_alert(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/alerts/cancel")]
-pub async fn cancel_alert(
+#[post("/alerts/confirm")]
+pub async fn confirm_alert(
+    req: HttpRequest,
     state: web::Data<AppState>,
     QueryParams(query): QueryParams<AlertToken>,
-) -> Result<web::Json<AlertState>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
+    let id = alert_from_token(&state, "confirm-alert", &query.token)?;
+    let mut conn = state.pool.get().await?;
+    let active = alerts::confirm(&mut conn, id, Utc::now()).await?;
+    Ok(done(&req, &CONFIRM_PAGE, &AlertState { id, active }))
+}
+
+/// The cancel link in every alert mail: a page with a button, changing nothing.
+#[utoipa::path(
+    tag = "alerts",
+    params(AlertToken),
+    responses(
+        (status = 200, description = "A page asking to confirm", content_type = "text/html", body = String),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/alerts/cancel")]
+pub async fn cancel_alert_page(
+    state: web::Data<AppState>,
+    QueryParams(query): QueryParams<AlertToken>,
+) -> Result<HttpResponse, ApiError> {
+    alert_from_token(&state, "cancel-alert", &query.token)?;
+    Ok(confirmation_page(&CANCEL_PAGE, &query.token))
+}
+
+/// Cancel an alert (the button of the cancel page): the alert stops, mails already queued
+/// included.
+#[utoipa::path(
+    tag = "alerts",
+    params(AlertToken),
+    responses(
+        (status = 200, body = AlertState),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/alerts/cancel")]
+pub async fn cancel_alert(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    QueryParams(query): QueryParams<AlertToken>,
+) -> Result<HttpResponse, ApiError> {
     let id = alert_from_token(&state, "cancel-alert", &query.token)?;
     let mut conn = state.pool.get().await?;
     alerts::cancel(&mut conn, id, Utc::now()).await?;
-    Ok(web::Json(AlertState { id, active: false }))
+    Ok(done(&req, &CANCEL_PAGE, &AlertState { id, active: false }))
 }

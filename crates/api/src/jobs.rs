@@ -889,7 +889,8 @@ pub struct Delivery {
     pub message: String,
     /// `email` or `webhook`.
     pub channel: String,
-    /// `department` or `resident` (residents' addresses are not shown).
+    /// `department`, `app` (a third-party app's webhook subscription) or `resident`
+    /// (residents' addresses are not shown).
     pub recipient: &'static str,
     /// `pending`, `delivered`, `dead` (gave up; can be retried) or `skipped`.
     pub state: String,
@@ -905,10 +906,10 @@ impl From<signalons_db::outbox::OutboxMessage> for Delivery {
         Self {
             id: m.id,
             report_id: m.report_id,
-            recipient: if m.department_id.is_some() {
-                "department"
-            } else {
-                "resident"
+            recipient: match (m.department_id, m.subscription_id) {
+                (Some(_), _) => "department",
+                (None, Some(_)) => "app",
+                (None, None) => "resident",
             },
             message: m.message,
             channel: m.channel,

@@ -16,6 +16,7 @@ pub mod health;
 pub mod incidents;
 pub mod jobs;
 pub mod live;
+pub mod mail_links;
 pub mod map;
 pub mod open311;
 pub mod photos;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub photos: Arc<PhotoService>,
     /// Categories and routing rules, kept for a second (cleared by admin changes).
     pub catalog: Arc<catalog_cache::CatalogCache>,
+    /// Which addresses webhook and Open311 URLs saved through the API may reach.
+    pub delivery_targets: signalons_domain::delivery::Targets,
 }
 
 impl AppState {
@@ -69,6 +72,16 @@ impl AppState {
             live: LiveQueue::new(),
             photos: Arc::new(photos),
             catalog: Arc::new(catalog_cache::CatalogCache::default()),
+            delivery_targets: signalons_domain::delivery::Targets::default(),
+        }
+    }
+
+    /// The same state, accepting webhook and Open311 URLs that reach `targets` (public
+    /// addresses only unless told otherwise).
+    pub fn with_delivery_targets(self, targets: signalons_domain::delivery::Targets) -> Self {
+        Self {
+            delivery_targets: targets,
+            ..self
         }
     }
 }
@@ -181,13 +194,15 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(photos::add_job_photos)
             .service(photos::list_job_photos)
             .service(jobs::retry_delivery)
-            .service(accounts::unsubscribe_link)
+            .service(accounts::unsubscribe_page)
             .service(accounts::unsubscribe_one_click)
             .service(webhooks::create_webhook)
             .service(webhooks::list_webhooks)
             .service(webhooks::delete_webhook)
             .service(alerts::create_alert)
+            .service(alerts::confirm_alert_page)
             .service(alerts::confirm_alert)
+            .service(alerts::cancel_alert_page)
             .service(alerts::cancel_alert)
             .service(admin::create_staff)
             .service(admin::list_staff)

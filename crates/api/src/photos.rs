@@ -140,6 +140,19 @@ fn store_failed(error: &signalons_media::StoreError) -> ApiError {
 
 /// The most a text part of a multipart form may weigh.
 const MAX_TEXT_PART_BYTES: usize = crate::extract::MAX_JSON_BODY_BYTES;
+/// What a multipart body may hold besides its parts' contents: boundaries, part headers.
+const MULTIPART_FRAMING_BYTES: usize = 64 * 1024;
+
+impl PhotoService {
+    /// The most a multipart body with the text parts `texts` may weigh: every photo the
+    /// report may still take at full size, each text part at its limit, and the framing.
+    pub fn max_form_bytes(&self, texts: &[&str]) -> usize {
+        self.max_per_report
+            .saturating_mul(self.limits.max_bytes)
+            .saturating_add(texts.len().saturating_mul(MAX_TEXT_PART_BYTES))
+            .saturating_add(MULTIPART_FRAMING_BYTES)
+    }
+}
 
 /// A `multipart/form-data` body: its text parts by name and its `photo` parts in order.
 #[derive(Debug, Default)]
@@ -189,8 +202,18 @@ fn malformed(detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "malformed_multipart", detail)
 }
 
+fn form_too_large(max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("a photo upload must be at most {max} bytes in all"),
+    )
+}
+
 /// Reads a multipart form with `photo` parts (at most the per-report limit, each within the
-/// size limit) and the text parts named in `texts`; any other part is refused.
+/// size limit) and the text parts named in `texts`, each at most once; any other part is
+/// refused, and so is a body heavier than [`PhotoService::max_form_bytes`] (whatever it
+/// holds: preamble, epilogue, framing), before it is read when its length is declared.
 pub async fn read_form(
     req: &HttpRequest,
     payload: web::Payload,
@@ -204,10 +227,37 @@ pub async fn read_form(
             "the body must be multipart/form-data with `photo` parts",
         ));
     }
-    let mut multipart = actix_multipart::Multipart::new(req.headers(), payload);
+    let max = service.max_form_bytes(texts);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max as u64) {
+        return Err(form_too_large(max));
+    }
+    let read = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let counted = read.clone();
+    let capped = payload.map(move |chunk| {
+        let chunk = chunk?;
+        counted.set(counted.get().saturating_add(chunk.len()));
+        if counted.get() > max {
+            Err(actix_web::error::PayloadError::Overflow)
+        } else {
+            Ok(chunk)
+        }
+    });
+    let over = || read.get() > max;
+    let mut multipart = actix_multipart::Multipart::new(req.headers(), capped);
     let mut form = PhotoForm::default();
     while let Some(part) = multipart.next().await {
-        let mut part = part.map_err(|error| malformed(error.to_string()))?;
+        let mut part = part.map_err(|error| {
+            if over() {
+                form_too_large(max)
+            } else {
+                malformed(error.to_string())
+            }
+        })?;
         let name = part.name().unwrap_or_default().to_owned();
         let limit = if name == "photo" {
             if form.photos.len() == service.max_per_report {
@@ -215,6 +265,13 @@ pub async fn read_form(
             }
             service.limits.max_bytes
         } else if texts.contains(&name.as_str()) {
+            if form.texts.iter().any(|(seen, _)| *seen == name) {
+                return Err(ApiError::invalid_body(vec![FieldError {
+                    field: name.clone(),
+                    code: "repeated_field".to_owned(),
+                    detail: format!("the part `{name}` may be sent once"),
+                }]));
+            }
             MAX_TEXT_PART_BYTES
         } else {
             return Err(ApiError::invalid_body(vec![FieldError {
@@ -225,7 +282,13 @@ pub async fn read_form(
         };
         let mut bytes = web::BytesMut::new();
         while let Some(chunk) = part.next().await {
-            let chunk = chunk.map_err(|error| malformed(error.to_string()))?;
+            let chunk = chunk.map_err(|error| {
+                if over() {
+                    form_too_large(max)
+                } else {
+                    malformed(error.to_string())
+                }
+            })?;
             if bytes.len() + chunk.len() > limit {
                 return Err(if name == "photo" {
                     refused(&Refusal::TooLarge { max: limit })
@@ -491,7 +554,7 @@ async fn upload(service: &PhotoService, form: PhotoForm) -> Result<StoredPhotos,
         (status = 403, description = "Not this report's reporter", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The report has its photos already", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "A photo over the size limit", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "A photo over the size limit, or a body over the total limit of the upload", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not multipart, or a file that is no JPEG, PNG or WebP", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A damaged photo, one with too many pixels, or no photo", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
@@ -633,9 +696,10 @@ async fn staff_sees(
 
 /// A photo or its thumbnail.
 ///
-/// JPEG bytes without metadata. A photo's file never changes, so it may be cached for a year;
-/// a photo staff have hidden answers 404 (staff of its department, signed in, still see it,
-/// uncached).
+/// JPEG bytes without metadata, with an `ETag`. Caches may keep it but revalidate it on every
+/// use (`Cache-Control: public, no-cache`; `If-None-Match` answers `304` without the bytes),
+/// because a photo staff have hidden answers 404 from then on (staff of its department,
+/// signed in, still see it, uncached).
 #[utoipa::path(
     tag = "photos",
     params(("file" = String, Path, description = "`<key>.jpg` for the photo, `<key>.thumb.jpg` for its thumbnail, as in a photo's `url` and `thumbnail_url`")),
@@ -670,8 +734,11 @@ pub async fn get_photo_file(
     }
     drop(conn);
     let etag = format!("\"{key}-{}\"", rendition_tag(rendition));
+    // A photo's bytes never change, but whether it may be seen does: caches keep it and ask
+    // again on every use (a `304` without the bytes), so a photo hidden by staff is `404`
+    // from the next view on, in browsers and shared caches alike.
     let cache = if public {
-        "public, max-age=31536000, immutable"
+        "public, no-cache"
     } else {
         "private, no-store"
     };

@@ -483,7 +483,7 @@ impl From<SubmitError> for ApiError {
         (status = 200, description = "Already created with this Idempotency-Key", body = CreatedReport),
         (status = 400, description = "Malformed JSON or header", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "More photos than a report keeps", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "A JSON body over 64 KiB, or a photo over its limit", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "A JSON body over 64 KiB, a photo over its limit, or a multipart body over its total limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor multipart, or a file that is no JPEG, PNG or WebP", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An invalid bearer token, or a category that needs an account", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, unknown category, point outside every jurisdiction, or a reused key", body = Problem, content_type = "application/problem+json"),

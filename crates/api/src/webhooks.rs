@@ -98,7 +98,14 @@ pub async fn create_webhook(
 ) -> Result<HttpResponse, ApiError> {
     let key = app_key(&state, &req).await?;
     let mut errors = Vec::new();
-    let url = check("url", web_url(&body.url), &mut errors);
+    let url = check(
+        "url",
+        web_url(&body.url).and_then(|url| {
+            state.delivery_targets.check_url(&url)?;
+            Ok(url)
+        }),
+        &mut errors,
+    );
     if !(MIN_WEBHOOK_SECRET..=200).contains(&body.secret.len()) {
         errors.push(FieldError::new(
             "secret",

@@ -101,6 +101,17 @@ pub async fn cancel(conn: &mut AsyncPgConnection, id: i64, at: DateTime<Utc>) ->
     .map(|rows| rows == 1)
 }
 
+/// Whether alert `id` exists and was not cancelled (checked again when its mails are sent).
+pub async fn is_live(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        area_alerts::table
+            .find(id)
+            .filter(area_alerts::cancelled_at.is_null()),
+    ))
+    .get_result(conn)
+    .await
+}
+
 /// The email of alert `id`.
 pub async fn email(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<String>> {
     area_alerts::table

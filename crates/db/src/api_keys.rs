@@ -52,19 +52,38 @@ pub async fn find_by_prefix(
         .optional()
 }
 
-/// Revokes the key with this prefix as of `at`; returns whether a live key was revoked.
+/// Revokes the key with this prefix as of `at`, and ends its webhook subscriptions with it
+/// (their messages not yet sent are skipped); returns whether a live key was revoked.
 pub async fn revoke(
     conn: &mut AsyncPgConnection,
     prefix: &str,
     at: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    diesel::update(
-        api_keys::table
-            .filter(api_keys::key_prefix.eq(prefix))
-            .filter(api_keys::revoked_at.is_null()),
-    )
-    .set(api_keys::revoked_at.eq(Some(at)))
-    .execute(conn)
+    use diesel_async::AsyncConnection;
+    conn.transaction(async |conn| {
+        let revoked: Option<i64> = diesel::update(
+            api_keys::table
+                .filter(api_keys::key_prefix.eq(prefix))
+                .filter(api_keys::revoked_at.is_null()),
+        )
+        .set(api_keys::revoked_at.eq(Some(at)))
+        .returning(api_keys::id)
+        .get_result(conn)
+        .await
+        .optional()?;
+        let Some(id) = revoked else {
+            return Ok(false);
+        };
+        use crate::schema::webhook_subscriptions as s;
+        diesel::update(
+            s::table
+                .filter(s::api_key_id.eq(id))
+                .filter(s::revoked_at.is_null()),
+        )
+        .set(s::revoked_at.eq(Some(at)))
+        .execute(conn)
+        .await?;
+        Ok(true)
+    })
     .await
-    .map(|rows| rows == 1)
 }

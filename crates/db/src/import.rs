@@ -82,7 +82,8 @@ pub struct DepartmentSeed<'a> {
     pub channel_config: serde_json::Value,
 }
 
-/// Creates or updates a department of `jurisdiction`; returns its id.
+/// Creates or replaces a department of `jurisdiction` as an admin defines it, channel
+/// included; returns its id.
 pub async fn upsert_department(
     conn: &mut AsyncPgConnection,
     jurisdiction: i64,
@@ -96,6 +97,38 @@ pub async fn upsert_department(
              channel_config = excluded.channel_config \
          WHERE (departments.name, departments.names, departments.channel, departments.channel_config) \
                IS DISTINCT FROM (excluded.name, excluded.names, excluded.channel, excluded.channel_config)",
+    )
+    .bind::<BigInt, _>(jurisdiction)
+    .bind::<Text, _>(seed.code)
+    .bind::<Text, _>(seed.name)
+    .bind::<Jsonb, _>(&seed.names)
+    .bind::<Text, _>(seed.channel)
+    .bind::<Jsonb, _>(&seed.channel_config)
+    .execute(conn)
+    .await?;
+    departments::table
+        .filter(departments::jurisdiction_id.eq(jurisdiction))
+        .filter(departments::code.eq(seed.code))
+        .select(departments::id)
+        .first(conn)
+        .await
+}
+
+/// Creates a department of `jurisdiction` from demo or imported data, or renames it when it
+/// exists: its channel and channel configuration are the operator's choice once it exists, and
+/// loading the data again never changes them. Returns its id.
+pub async fn seed_department(
+    conn: &mut AsyncPgConnection,
+    jurisdiction: i64,
+    seed: &DepartmentSeed<'_>,
+) -> QueryResult<i64> {
+    diesel::sql_query(
+        "INSERT INTO departments (jurisdiction_id, code, name, names, channel, channel_config) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (jurisdiction_id, code) DO UPDATE SET name = excluded.name, \
+             names = excluded.names \
+         WHERE (departments.name, departments.names) \
+               IS DISTINCT FROM (excluded.name, excluded.names)",
     )
     .bind::<BigInt, _>(jurisdiction)
     .bind::<Text, _>(seed.code)

@@ -554,6 +554,45 @@ fn moved_events<'a>(
         .collect()
 }
 
+/// Queues the status news of a merge: the reports of `absorbed` whose status becomes the
+/// keeper's are announced like any status change (to their reporters, the apps and the
+/// absorbed incidents' supporters), with the merge's explanation. Called before the reports
+/// move, while they still name their incident.
+async fn notify_merged(
+    conn: &mut AsyncPgConnection,
+    keeper: &JobState,
+    absorbed: &[i64],
+    explanation: &str,
+) -> QueryResult<()> {
+    let before: Vec<(i64, i64, String, i32)> = reports::table
+        .inner_join(incidents::table)
+        .filter(reports::incident_id.eq_any(absorbed))
+        .filter(reports::status.ne(&keeper.status))
+        .order((reports::incident_id, reports::id))
+        .select((
+            reports::id,
+            reports::incident_id,
+            reports::status,
+            incidents::version,
+        ))
+        .load(conn)
+        .await?;
+    let mut groups: std::collections::BTreeMap<(i64, i32, &str), Vec<i64>> =
+        std::collections::BTreeMap::new();
+    for (report, incident, status, version) in &before {
+        groups
+            .entry((*incident, *version, status.as_str()))
+            .or_default()
+            .push(*report);
+    }
+    for ((incident, version, from), reports) in groups {
+        let news = serde_json::json!({ "from": from, "status": keeper.status, "explanation": explanation });
+        // The absorbed incident's version once the merge closes it.
+        crate::outbox::enqueue_status_changed(conn, incident, version + 1, &reports, &news).await?;
+    }
+    Ok(())
+}
+
 /// Makes every report of `absorbed` (locked by the caller) a report of `keeper`, with its
 /// status; the absorbed incidents close as duplicates that point to the keeper, and their
 /// supporters follow. Returns how many reports moved.
@@ -564,6 +603,7 @@ pub async fn merge_incidents(
     explanation: &str,
     at: DateTime<Utc>,
 ) -> QueryResult<usize> {
+    notify_merged(conn, keeper, absorbed, explanation).await?;
     let moved: Vec<(i64, String)> =
         diesel::update(reports::table.filter(reports::incident_id.eq_any(absorbed)))
             .set((

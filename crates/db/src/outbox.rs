@@ -32,7 +32,9 @@ pub async fn enqueue_report_created(conn: &mut AsyncPgConnection, report: i64) -
          SELECT r.jurisdiction_id, 'report_created', 'webhook', s.url, s.id, r.id, \
                 'report:' || r.id || ':subscription:' || s.id \
          FROM reports r JOIN webhook_subscriptions s ON s.jurisdiction_id = r.jurisdiction_id \
-         WHERE r.id = $1 AND s.revoked_at IS NULL AND 'report.created' = ANY(s.events) \
+         JOIN api_keys k ON k.id = s.api_key_id \
+         WHERE r.id = $1 AND s.revoked_at IS NULL AND k.revoked_at IS NULL \
+           AND 'report.created' = ANY(s.events) \
          ON CONFLICT (delivery_key) DO NOTHING",
     )
     .bind::<BigInt, _>(report)
@@ -41,9 +43,11 @@ pub async fn enqueue_report_created(conn: &mut AsyncPgConnection, report: i64) -
     .map(|_| ())
 }
 
-/// Queues the news of a status change for the reporters of `reports` who left an email and the
-/// supporters of `incident` who asked to hear, unless they unsubscribed (in the caller's
-/// transaction). `version` is the incident's version after the change.
+/// Queues the news of a status change for the reporters of `reports` who left an email, the
+/// apps subscribed to status changes and the supporters of `incident` who asked to hear,
+/// unless they unsubscribed (in the caller's transaction). `reports` belong to `incident`, and
+/// `version` is the incident's version after the change: together they name each message (a
+/// report that moves to another incident, by a merge or a split, never reuses a key).
 pub async fn enqueue_status_changed(
     conn: &mut AsyncPgConnection,
     incident: i64,
@@ -54,7 +58,7 @@ pub async fn enqueue_status_changed(
     diesel::sql_query(
         "INSERT INTO outbox (jurisdiction_id, message, channel, destination, report_id, payload, delivery_key) \
          SELECT r.jurisdiction_id, 'status_changed', 'email', r.contact_email, r.id, $3, \
-                'report:' || r.id || ':status:v' || $2 \
+                'report:' || r.id || ':incident:' || $4 || ':v' || $2 \
          FROM reports r \
          WHERE r.id = ANY($1) AND r.contact_email IS NOT NULL \
            AND NOT EXISTS (SELECT 1 FROM email_optouts o \
@@ -64,19 +68,23 @@ pub async fn enqueue_status_changed(
     .bind::<Array<BigInt>, _>(reports)
     .bind::<Int4, _>(version)
     .bind::<Jsonb, _>(payload)
+    .bind::<BigInt, _>(incident)
     .execute(conn)
     .await?;
     diesel::sql_query(
         "INSERT INTO outbox (jurisdiction_id, message, channel, destination, subscription_id, report_id, payload, delivery_key) \
          SELECT r.jurisdiction_id, 'status_changed', 'webhook', s.url, s.id, r.id, $3, \
-                'report:' || r.id || ':status:v' || $2 || ':subscription:' || s.id \
+                'report:' || r.id || ':incident:' || $4 || ':v' || $2 || ':subscription:' || s.id \
          FROM reports r JOIN webhook_subscriptions s ON s.jurisdiction_id = r.jurisdiction_id \
-         WHERE r.id = ANY($1) AND s.revoked_at IS NULL AND 'report.status_changed' = ANY(s.events) \
+         JOIN api_keys k ON k.id = s.api_key_id \
+         WHERE r.id = ANY($1) AND s.revoked_at IS NULL AND k.revoked_at IS NULL \
+           AND 'report.status_changed' = ANY(s.events) \
          ON CONFLICT (delivery_key) DO NOTHING",
     )
     .bind::<Array<BigInt>, _>(reports)
     .bind::<Int4, _>(version)
     .bind::<Jsonb, _>(payload)
+    .bind::<BigInt, _>(incident)
     .execute(conn)
     .await?;
     diesel::sql_query(
@@ -121,26 +129,29 @@ pub struct OutboxMessage {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-/// Claims up to `limit` due messages for `lease`: they count one more attempt and are not due
-/// again before the lease ends, so a worker that dies mid-delivery leaves them to another.
-/// Concurrent workers skip each other's rows.
+/// Claims the most overdue due message whose destination is not among `busy`, for `lease`:
+/// it counts one more attempt and is not due again before the lease ends, so a worker that
+/// dies mid-delivery leaves it to another. Concurrent workers skip each other's rows. The
+/// claimed message's `attempts` identifies this claim to [`finish`].
 pub async fn claim(
     conn: &mut AsyncPgConnection,
-    limit: i64,
     lease: chrono::Duration,
     now: DateTime<Utc>,
-) -> QueryResult<Vec<OutboxMessage>> {
+    busy: &[String],
+) -> QueryResult<Option<OutboxMessage>> {
     diesel::sql_query(
-        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $3 \
-         WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2 \
-                      ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2 \
+         WHERE id = (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
+                       AND destination <> ALL($3) \
+                     ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
          RETURNING *",
     )
-    .bind::<BigInt, _>(limit)
     .bind::<diesel::sql_types::Timestamptz, _>(now)
     .bind::<diesel::sql_types::Timestamptz, _>(now + lease)
-    .load(conn)
+    .bind::<Array<Text>, _>(busy)
+    .get_result(conn)
     .await
+    .optional()
 }
 
 /// How an attempt ended.
@@ -153,14 +164,21 @@ pub enum Outcome {
     Dead(String),
 }
 
-/// Records how the attempt on message `id` ended.
+/// Records how the attempt on message `id` claimed with `attempt` (its `attempts` as
+/// claimed) ended. Returns whether it was recorded: not when the claim had passed to another
+/// worker (the lease ran out and the message was claimed again) or the message was settled
+/// meanwhile, so a late outcome never overwrites a newer one.
 pub async fn finish(
     conn: &mut AsyncPgConnection,
     id: i64,
+    attempt: i32,
     outcome: &Outcome,
     now: DateTime<Utc>,
-) -> QueryResult<()> {
-    let target = outbox::table.find(id);
+) -> QueryResult<bool> {
+    let target = outbox::table
+        .find(id)
+        .filter(outbox::state.eq("pending"))
+        .filter(outbox::attempts.eq(attempt));
     let bounded = |error: &str| error.chars().take(2000).collect::<String>();
     let query = match outcome {
         Outcome::Delivered => diesel::update(target)
@@ -189,7 +207,7 @@ pub async fn finish(
             ))
             .execute(conn),
     };
-    query.await.map(|_| ())
+    query.await.map(|rows| rows == 1)
 }
 
 /// Every message about the reports of `incident`, oldest first (staff see the delivery state).
@@ -231,6 +249,24 @@ pub async fn retry_now(
     .execute(conn)
     .await
     .map(|rows| rows == 1)
+}
+
+/// Whether `email` unsubscribed from notifications (checked again when a message is sent:
+/// messages queued before the click are not sent either).
+pub async fn opted_out(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        found: bool,
+    }
+    let row: Found = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM email_optouts \
+                        WHERE email_hash = sha256(convert_to(lower($1), 'UTF8'))) AS found",
+    )
+    .bind::<Text, _>(email)
+    .get_result(conn)
+    .await?;
+    Ok(row.found)
 }
 
 /// Stops notifications to the address whose lower-cased SHA-256 is `email_hash`.
@@ -341,14 +377,17 @@ pub async fn subscriptions_of(
         .await
 }
 
-/// Subscription `id`, live or not.
-pub async fn subscription(
+/// Subscription `id` while it is live: neither ended nor its API key revoked.
+pub async fn live_subscription(
     conn: &mut AsyncPgConnection,
     id: i64,
 ) -> QueryResult<Option<Subscription>> {
-    use crate::schema::webhook_subscriptions as s;
+    use crate::schema::{api_keys as k, webhook_subscriptions as s};
     s::table
-        .find(id)
+        .inner_join(k::table)
+        .filter(s::id.eq(id))
+        .filter(s::revoked_at.is_null())
+        .filter(k::revoked_at.is_null())
         .select(Subscription::as_select())
         .first(conn)
         .await

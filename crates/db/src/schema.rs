@@ -376,6 +376,7 @@ diesel::joinable!(incidents -> categories (category_id));
 diesel::joinable!(outbox -> reports (report_id));
 diesel::joinable!(forwards -> departments (department_id));
 diesel::joinable!(media -> reports (report_id));
+diesel::joinable!(webhook_subscriptions -> api_keys (api_key_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     jurisdictions,

@@ -1,13 +1,16 @@
-//! The outbox worker. Every server process runs one: it claims due messages with
-//! `FOR UPDATE SKIP LOCKED` (so replicas share the work), sends each by email (lettre, SMTP) or
-//! as a signed webhook (reqwest), and records the outcome: delivered, retried later with
-//! exponential backoff and jitter, or dead after the configured number of attempts. A worker
-//! that dies mid-delivery loses nothing: the message's lease ends and another worker sends it
-//! again, with the same delivery key so the receiver can tell.
+//! The outbox worker. Every server process runs one: it claims due messages one at a time with
+//! `FOR UPDATE SKIP LOCKED` (so replicas share the work), each under its own lease, and sends
+//! up to [`IN_FLIGHT`] at once (at most [`PER_DESTINATION`] to one receiver, so a slow one
+//! cannot hold up the others) by email (lettre, SMTP), as a signed webhook or as an Open311
+//! request (reqwest). It records each outcome: delivered, retried later with exponential
+//! backoff and jitter, or dead after the configured number of attempts. A worker that dies
+//! mid-delivery loses nothing: the message's lease ends and another worker sends it again, with
+//! the same delivery key so the receiver can tell; an outcome arriving after its lease passed
+//! to another worker is not recorded.
 
 mod render;
 
-use std::time::Duration;
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use chrono::Utc;
 use lettre::{
@@ -19,7 +22,9 @@ use signalons_db::{
     outbox::{self, OutboxMessage, Outcome},
     reports,
 };
-use signalons_domain::delivery::{Channel, retry_delay, webhook_signature};
+use signalons_domain::delivery::{Channel, Targets, is_public_ip, retry_delay, webhook_signature};
+use tokio::task::JoinSet;
+use tracing::Instrument;
 
 /// How a connection to the SMTP server is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,12 +71,16 @@ pub struct DeliverySettings {
     pub max_attempts: u32,
     /// The first retry waits this long; each further one twice as long (at most an hour).
     pub retry_base: Duration,
-    /// How long a claimed message is left to its worker before another may take it.
+    /// How long a claimed message is left to its worker before another may take it; at least
+    /// twice `timeout`, so that a live worker always finishes first.
     pub lease: Duration,
     /// How often an idle worker looks for due messages.
     pub poll_interval: Duration,
-    /// Connect and response timeout of webhooks and SMTP.
+    /// The longest one attempt may take, from reading the message to the receiver's answer
+    /// (webhook, Open311 or SMTP); beyond it the attempt counts as failed.
     pub timeout: Duration,
+    /// Which addresses webhooks and Open311 forwards may reach.
+    pub targets: Targets,
     /// Signs unsubscribe links (see `signalons_domain::delivery::unsubscribe_token`).
     pub unsubscribe_key: Vec<u8>,
     /// How often the status of reports forwarded to other Open311 servers is read back.
@@ -87,6 +96,11 @@ pub enum SetupError {
     From(#[from] lettre::address::AddressError),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(
+        "the delivery lease ({lease:?}) must be at least twice the delivery timeout ({timeout:?}): \
+         otherwise another worker takes a message its worker is still sending"
+    )]
+    Lease { lease: Duration, timeout: Duration },
 }
 
 /// Why one attempt failed.
@@ -95,9 +109,69 @@ enum AttemptError {
     /// Worth retrying: the receiver is down, slow or refusing for now.
     #[error("{0}")]
     Transient(String),
-    /// Retrying cannot help (the message cannot be written).
+    /// Retrying cannot help (the message cannot be written, the receiver refuses it as it is).
     #[error("{0}")]
     Permanent(String),
+}
+
+fn database(error: impl std::fmt::Display) -> AttemptError {
+    AttemptError::Transient(format!("database: {error}"))
+}
+
+/// Messages one worker sends at once.
+pub const IN_FLIGHT: usize = 8;
+/// Messages to one destination (a URL, an address) one worker sends at once: a receiver that
+/// hangs holds at most this many of the [`IN_FLIGHT`] slots.
+pub const PER_DESTINATION: usize = 2;
+
+/// What an attempt sends, read from the database before anything goes out (no connection is
+/// held while a receiver makes us wait).
+enum Dispatch {
+    /// Nothing to send, ever (see [`Outcome::Skipped`]).
+    Skip(String),
+    Mail {
+        to: String,
+        /// Subject, body, delivery key.
+        content: (String, String, String),
+        unsubscribe: Option<String>,
+    },
+    Webhook {
+        url: String,
+        secret: String,
+        body: serde_json::Value,
+    },
+    Forward(Box<Forward>),
+}
+
+/// A report to forward to a department's Open311 server.
+struct Forward {
+    endpoint: String,
+    api_key: String,
+    jurisdiction_id: Option<String>,
+    department: i64,
+    report: signalons_db::models::PublicReport,
+    report_url: String,
+    attributes: serde_json::Value,
+}
+
+/// Resolves host names for webhooks and Open311 forwards, keeping public addresses only: a
+/// name that points into the server's own network (DNS can say anything) is not called.
+struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|address| is_public_ip(address.ip()))
+                .collect();
+            if found.is_empty() {
+                return Err(format!("{host} has no public address").into());
+            }
+            Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 /// Delivers the outbox of one database.
@@ -117,11 +191,14 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-/// Messages claimed at once.
-const BATCH: i64 = 20;
-
 impl Worker {
     pub fn new(pool: DbPool, settings: DeliverySettings) -> Result<Self, SetupError> {
+        if settings.lease < settings.timeout.saturating_mul(2) {
+            return Err(SetupError::Lease {
+                lease: settings.lease,
+                timeout: settings.timeout,
+            });
+        }
         let smtp = &settings.smtp;
         let mut builder = match smtp.security {
             SmtpSecurity::None => {
@@ -137,75 +214,102 @@ impl Worker {
         if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
             builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
         }
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Signalons/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .user_agent(concat!("Signalons/", env!("CARGO_PKG_VERSION")));
+        if settings.targets == Targets::PublicOnly {
+            http = http.dns_resolver(Arc::new(PublicOnlyResolver));
+        }
         Ok(Self {
             from: settings.mail_from.parse()?,
             mailer: builder.build(),
-            http,
+            http: http.build()?,
             pool,
             settings,
         })
     }
 
-    /// Runs until the task is dropped or aborted.
+    /// Runs until the task is dropped or aborted (which aborts the sends in flight too).
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut next_poll = tokio::time::Instant::now();
-            loop {
-                if tokio::time::Instant::now() >= next_poll {
-                    if let Err(error) = self.poll_forwards().await {
-                        tracing::warn!(%error, "could not read forwarded reports back");
+        tokio::spawn(Arc::new(self).run())
+    }
+
+    async fn run(self: Arc<Self>) {
+        let mut sending: JoinSet<()> = JoinSet::new();
+        let mut destinations: HashMap<tokio::task::Id, String> = HashMap::new();
+        let mut chores: JoinSet<()> = JoinSet::new();
+        let mut next_chores = tokio::time::Instant::now();
+        loop {
+            while chores.try_join_next().is_some() {}
+            if chores.is_empty() && tokio::time::Instant::now() >= next_chores {
+                chores.spawn(self.clone().chores());
+                next_chores = tokio::time::Instant::now() + self.settings.status_poll_interval;
+            }
+            while sending.len() < IN_FLIGHT {
+                let busy = busy_destinations(destinations.values());
+                match self.claim(&busy).await {
+                    Ok(Some(message)) => {
+                        let destination = message.destination.clone();
+                        let handle = sending.spawn(self.clone().deliver(message));
+                        destinations.insert(handle.id(), destination);
                     }
-                    if let Err(error) = self.queue_digests().await {
-                        tracing::warn!(%error, "could not queue the alert digests");
-                    }
-                    next_poll = tokio::time::Instant::now() + self.settings.status_poll_interval;
-                }
-                match self.run_once().await {
-                    Ok(0) => tokio::time::sleep(self.settings.poll_interval).await,
-                    Ok(_) => {}
+                    Ok(None) => break,
                     Err(error) => {
                         tracing::warn!(%error, "delivery worker could not reach the database");
-                        tokio::time::sleep(self.settings.poll_interval).await;
+                        break;
                     }
                 }
             }
-        })
+            tokio::select! {
+                Some(done) = sending.join_next_with_id(), if !sending.is_empty() => {
+                    let id = match done {
+                        Ok((id, ())) => id,
+                        Err(error) => {
+                            tracing::error!(%error, "a delivery task failed");
+                            error.id()
+                        }
+                    };
+                    destinations.remove(&id);
+                }
+                () = tokio::time::sleep(self.settings.poll_interval) => {}
+            }
+        }
     }
 
-    /// Claims and attempts one batch of due messages; returns how many were attempted.
-    pub async fn run_once(&self) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    /// What runs every `status_poll_interval`: forwarded reports' statuses, daily digests.
+    async fn chores(self: Arc<Self>) {
+        if let Err(error) = self.poll_forwards().await {
+            tracing::warn!(%error, "could not read forwarded reports back");
+        }
+        if let Err(error) = self.queue_digests().await {
+            tracing::warn!(%error, "could not queue the alert digests");
+        }
+    }
+
+    async fn claim(
+        &self,
+        busy: &[String],
+    ) -> Result<Option<OutboxMessage>, Box<dyn std::error::Error + Send + Sync>> {
         let mut conn = self.pool.get().await?;
         let lease = chrono::Duration::from_std(self.settings.lease)?;
-        let claimed = outbox::claim(&mut conn, BATCH, lease, Utc::now()).await?;
-        for message in &claimed {
-            let span = tracing::info_span!("deliver", key = %message.delivery_key, channel = %message.channel, attempt = message.attempts);
-            let _entered = span.enter();
-            let outcome = match self.attempt(&mut conn, message).await {
-                Ok(outcome) => outcome,
-                Err(AttemptError::Permanent(error)) => Outcome::Dead(error),
-                Err(AttemptError::Transient(error))
-                    if message.attempts >= self.settings.max_attempts as i32 =>
-                {
-                    Outcome::Dead(format!(
-                        "gave up after {} attempts: {error}",
-                        message.attempts
-                    ))
-                }
-                Err(AttemptError::Transient(error)) => {
-                    let wait = retry_delay(
-                        self.settings.retry_base,
-                        message.attempts as u32,
-                        rand::random::<f64>(),
-                    );
-                    Outcome::RetryAt(Utc::now() + chrono::Duration::from_std(wait)?, error)
-                }
-            };
+        Ok(outbox::claim(&mut conn, lease, Utc::now(), busy).await?)
+    }
+
+    /// Attempts one claimed message and records the outcome.
+    async fn deliver(self: Arc<Self>, message: OutboxMessage) {
+        let span = tracing::info_span!("deliver", key = %message.delivery_key, channel = %message.channel, attempt = message.attempts);
+        async move {
+            let attempt = tokio::time::timeout(self.settings.timeout, self.attempt(&message))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(AttemptError::Transient(format!(
+                        "no outcome within {} s",
+                        self.settings.timeout.as_secs_f64()
+                    )))
+                });
+            let outcome = self.outcome(&message, attempt);
             match &outcome {
                 Outcome::Delivered => tracing::info!("delivered"),
                 Outcome::Skipped(reason) => tracing::info!(%reason, "skipped"),
@@ -214,18 +318,112 @@ impl Worker {
                 }
                 Outcome::Dead(error) => tracing::error!(%error, "delivery failed for good"),
             }
-            outbox::finish(&mut conn, message.id, &outcome, Utc::now()).await?;
+            let recorded = match self.pool.get().await {
+                Ok(mut conn) => {
+                    outbox::finish(&mut conn, message.id, message.attempts, &outcome, Utc::now())
+                        .await
+                        .map_err(|error| error.to_string())
+                }
+                Err(error) => Err(error.to_string()),
+            };
+            match recorded {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    "the lease had passed to another worker: its outcome stands, not this one"
+                ),
+                Err(error) => tracing::warn!(
+                    %error,
+                    "the outcome could not be recorded; the message is attempted again once its lease ends"
+                ),
+            }
         }
-        Ok(claimed.len())
+        .instrument(span)
+        .await;
     }
 
-    async fn attempt(
+    /// What an attempt's result means for the message.
+    fn outcome(&self, message: &OutboxMessage, attempt: Result<Outcome, AttemptError>) -> Outcome {
+        match attempt {
+            Ok(outcome) => outcome,
+            Err(AttemptError::Permanent(error)) => Outcome::Dead(error),
+            Err(AttemptError::Transient(error))
+                if message.attempts >= self.settings.max_attempts as i32 =>
+            {
+                Outcome::Dead(format!(
+                    "gave up after {} attempts: {error}",
+                    message.attempts
+                ))
+            }
+            Err(AttemptError::Transient(error)) => {
+                let wait = retry_delay(
+                    self.settings.retry_base,
+                    message.attempts as u32,
+                    rand::random::<f64>(),
+                );
+                let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+                Outcome::RetryAt(Utc::now() + wait, error)
+            }
+        }
+    }
+
+    async fn attempt(&self, message: &OutboxMessage) -> Result<Outcome, AttemptError> {
+        let dispatch = {
+            let mut conn = self.pool.get().await.map_err(database)?;
+            self.prepare(&mut conn, message).await?
+        };
+        match dispatch {
+            Dispatch::Skip(reason) => Ok(Outcome::Skipped(reason)),
+            Dispatch::Mail {
+                to,
+                content,
+                unsubscribe,
+            } => self.send_mail(&to, content, unsubscribe.as_deref()).await,
+            Dispatch::Webhook { url, secret, body } => {
+                self.post_webhook(&url, &secret, &message.delivery_key, &body)
+                    .await
+            }
+            Dispatch::Forward(forward) => {
+                let remote = self.forward(&forward, &message.delivery_key).await?;
+                let mut conn = self.pool.get().await.map_err(database)?;
+                outbox::record_forward(
+                    &mut conn,
+                    forward.report.id,
+                    forward.department,
+                    &remote,
+                    Utc::now(),
+                )
+                .await
+                .map_err(database)?;
+                Ok(Outcome::Delivered)
+            }
+        }
+    }
+
+    /// Reads what `message` needs and decides what to send, checking again what may have
+    /// changed since it was queued: an address that unsubscribed, an alert cancelled, an app's
+    /// subscription or key ended, a department's channel.
+    async fn prepare(
         &self,
         conn: &mut signalons_db::AsyncPgConnection,
         message: &OutboxMessage,
-    ) -> Result<Outcome, AttemptError> {
-        let database =
-            |error: signalons_db::DbError| AttemptError::Transient(format!("database: {error}"));
+    ) -> Result<Dispatch, AttemptError> {
+        let to_resident = message.channel == "email"
+            && message.department_id.is_none()
+            && message.message != "alert_confirm";
+        if to_resident
+            && outbox::opted_out(conn, &message.destination)
+                .await
+                .map_err(database)?
+        {
+            return Ok(Dispatch::Skip("the address unsubscribed".to_owned()));
+        }
+        if let Some(alert) = message.alert_id
+            && !signalons_db::alerts::is_live(conn, alert)
+                .await
+                .map_err(database)?
+        {
+            return Ok(Dispatch::Skip("the alert was cancelled".to_owned()));
+        }
         if matches!(message.message.as_str(), "alert_confirm" | "area_digest") {
             return self.alert_mail(conn, message).await;
         }
@@ -248,21 +446,19 @@ impl Worker {
         let letter =
             render::Letter::new(&self.settings, message, &report, &context).with_photos(photos);
         if let Some(id) = message.subscription_id {
-            let subscription = outbox::subscription(conn, id).await.map_err(database)?;
-            return match subscription {
-                Some(s) if s.revoked_at.is_none() => {
-                    self.post_webhook(
-                        &s.url,
-                        &s.secret,
-                        &message.delivery_key,
-                        &letter.webhook_body(),
-                    )
-                    .await
-                }
-                _ => Ok(Outcome::Skipped(
-                    "the app ended its subscription".to_owned(),
-                )),
-            };
+            let subscription = outbox::live_subscription(conn, id)
+                .await
+                .map_err(database)?;
+            return Ok(match subscription {
+                Some(s) => Dispatch::Webhook {
+                    url: s.url,
+                    secret: s.secret,
+                    body: letter.webhook_body(),
+                },
+                None => Dispatch::Skip(
+                    "the app ended its subscription, or its API key was revoked".to_owned(),
+                ),
+            });
         }
         match message.message.as_str() {
             "report_created" => {
@@ -275,63 +471,55 @@ impl Worker {
                         .unwrap_or(&serde_json::json!({})),
                 )
                 .map_err(|violation| AttemptError::Permanent(violation.message))?;
-                match channel {
-                    Channel::Internal => Ok(Outcome::Skipped(
-                        "the department now works from the crew queue".to_owned(),
-                    )),
-                    Channel::Email { to } => {
-                        self.send_mail(&to, letter.department_mail(), None).await
+                Ok(match channel {
+                    Channel::Internal => {
+                        Dispatch::Skip("the department now works from the crew queue".to_owned())
                     }
-                    Channel::Webhook { url, secret } => {
-                        self.post_webhook(
-                            &url,
-                            &secret,
-                            &message.delivery_key,
-                            &letter.webhook_body(),
-                        )
-                        .await
-                    }
+                    Channel::Email { to } => Dispatch::Mail {
+                        to,
+                        content: letter.department_mail(),
+                        unsubscribe: None,
+                    },
+                    Channel::Webhook { url, secret } => Dispatch::Webhook {
+                        url,
+                        secret,
+                        body: letter.webhook_body(),
+                    },
                     Channel::Open311 {
                         endpoint,
                         api_key,
                         jurisdiction_id,
                     } => {
-                        let remote = self
-                            .forward(
-                                &endpoint,
-                                &api_key,
-                                jurisdiction_id.as_deref(),
-                                &message.delivery_key,
-                                &report,
-                                &context.attributes,
-                            )
-                            .await?;
-                        let department = message.department_id.unwrap_or_default();
-                        outbox::record_forward(conn, report.id, department, &remote, Utc::now())
-                            .await
-                            .map_err(database)?;
-                        Ok(Outcome::Delivered)
+                        let report_url = letter.report_url();
+                        drop(letter);
+                        Dispatch::Forward(Box::new(Forward {
+                            endpoint,
+                            api_key,
+                            jurisdiction_id,
+                            department: message.department_id.unwrap_or_default(),
+                            report,
+                            report_url,
+                            attributes: context.attributes.clone(),
+                        }))
                     }
-                }
+                })
             }
             "status_changed" => {
                 let unsubscribe = letter.unsubscribe_url(&message.destination);
-                self.send_mail(
-                    &message.destination,
-                    letter.resident_mail(&unsubscribe),
-                    Some(&unsubscribe),
-                )
-                .await
+                Ok(Dispatch::Mail {
+                    to: message.destination.clone(),
+                    content: letter.resident_mail(&unsubscribe),
+                    unsubscribe: Some(unsubscribe),
+                })
             }
             "area_alert" => {
                 let alert = message.alert_id.unwrap_or_default();
                 let unsubscribe = letter.unsubscribe_url(&message.destination);
-                self.send_mail(
-                    &message.destination,
-                    letter.area_alert_mail(alert, &unsubscribe),
-                    Some(&unsubscribe),
-                )
-                .await
+                Ok(Dispatch::Mail {
+                    to: message.destination.clone(),
+                    content: letter.area_alert_mail(alert, &unsubscribe),
+                    unsubscribe: Some(unsubscribe),
+                })
             }
             other => Err(AttemptError::Permanent(format!(
                 "unknown message kind {other}"
@@ -344,9 +532,7 @@ impl Worker {
         &self,
         conn: &mut signalons_db::AsyncPgConnection,
         message: &OutboxMessage,
-    ) -> Result<Outcome, AttemptError> {
-        let database =
-            |error: signalons_db::DbError| AttemptError::Transient(format!("database: {error}"));
+    ) -> Result<Dispatch, AttemptError> {
         let alert = message.alert_id.ok_or_else(|| {
             AttemptError::Permanent("an alert message without its alert".to_owned())
         })?;
@@ -358,9 +544,11 @@ impl Worker {
         let key = message.delivery_key.clone();
         if message.message == "alert_confirm" {
             let (subject, body) = render::alert_confirmation(&self.settings, alert, french, &city);
-            return self
-                .send_mail(&message.destination, (subject, body, key), None)
-                .await;
+            return Ok(Dispatch::Mail {
+                to: message.destination.clone(),
+                content: (subject, body, key),
+                unsubscribe: None,
+            });
         }
         let ids: Vec<i64> = message.payload["report_ids"]
             .as_array()
@@ -378,19 +566,18 @@ impl Worker {
             }
         }
         if found.is_empty() {
-            return Ok(Outcome::Skipped(
+            return Ok(Dispatch::Skip(
                 "the reports of this digest are gone".to_owned(),
             ));
         }
         let unsubscribe = render::unsubscribe_url(&self.settings, &message.destination);
         let (subject, body) =
             render::alert_digest(&self.settings, alert, french, &found, &unsubscribe);
-        self.send_mail(
-            &message.destination,
-            (subject, body, key),
-            Some(&unsubscribe),
-        )
-        .await
+        Ok(Dispatch::Mail {
+            to: message.destination.clone(),
+            content: (subject, body, key),
+            unsubscribe: Some(unsubscribe),
+        })
     }
 
     async fn send_mail(
@@ -430,32 +617,42 @@ impl Worker {
         }
     }
 
-    /// Sends `report` to another Open311 server as a new request; returns its id there.
-    async fn forward(
-        &self,
-        endpoint: &str,
-        api_key: &str,
-        jurisdiction_id: Option<&str>,
-        key: &str,
-        report: &signalons_db::models::PublicReport,
-        attributes: &serde_json::Value,
-    ) -> Result<String, AttemptError> {
+    /// Checks that `url` may be called (a URL stored before the policy, or edited in the
+    /// database, is checked again here).
+    fn allowed(&self, url: &str) -> Result<(), AttemptError> {
+        self.settings
+            .targets
+            .check_url(url)
+            .map_err(|violation| AttemptError::Permanent(violation.message))
+    }
+
+    /// Sends a report to another Open311 server as a new request; returns its id there.
+    ///
+    /// The delivery key goes as the `Idempotency-Key` header and, since a GeoReport v2 server
+    /// keeps no header, at the end of the description with the report's link: whoever reads
+    /// the request there can tell a repeat.
+    async fn forward(&self, forward: &Forward, key: &str) -> Result<String, AttemptError> {
+        self.allowed(&forward.endpoint)?;
+        let report = &forward.report;
         let mut form = vec![
-            ("api_key", api_key.to_owned()),
+            ("api_key", forward.api_key.clone()),
             ("service_code", report.category_code.clone()),
             ("lat", report.location.y.to_string()),
             ("long", report.location.x.to_string()),
-            ("description", report.description.clone()),
+            (
+                "description",
+                forwarded_description(&report.description, &forward.report_url, key),
+            ),
         ];
         if let Some(address) = &report.address {
             form.push(("address_string", address.clone()));
         }
-        if let Some(id) = jurisdiction_id {
-            form.push(("jurisdiction_id", id.to_owned()));
+        if let Some(id) = &forward.jurisdiction_id {
+            form.push(("jurisdiction_id", id.clone()));
         }
         // The answers to the category's questions, as GeoReport v2 spells them.
         let mut answers: Vec<(String, String)> = Vec::new();
-        for (code, value) in attributes.as_object().into_iter().flatten() {
+        for (code, value) in forward.attributes.as_object().into_iter().flatten() {
             match value {
                 serde_json::Value::Array(values) => answers.extend(
                     values
@@ -472,33 +669,38 @@ impl Worker {
             .collect();
         let response = self
             .http
-            .post(format!("{endpoint}/requests.json"))
+            .post(format!("{}/requests.json", forward.endpoint))
             .header("Idempotency-Key", key)
             .form(&form)
             .send()
             .await
             .map_err(|error| AttemptError::Transient(format!("open311: {error}")))?;
         let status = response.status();
-        let body: serde_json::Value = response
-            .json()
+        let text = response
+            .text()
             .await
             .map_err(|error| AttemptError::Transient(format!("open311 answer: {error}")))?;
+        let said: String = text.chars().take(500).collect();
         if status.is_client_error() {
-            // The other server refuses this request as it is: retrying cannot help.
+            // The other server refuses this request as it is (whatever its answer looks
+            // like): retrying cannot help.
             return Err(AttemptError::Permanent(format!(
-                "open311 refused ({status}): {body}"
+                "open311 refused ({status}): {said}"
             )));
         }
         if !status.is_success() {
             return Err(AttemptError::Transient(format!(
-                "open311 answered {status}"
+                "open311 answered {status}: {said}"
             )));
         }
+        let body: serde_json::Value = serde_json::from_str(&text).map_err(|error| {
+            AttemptError::Transient(format!("open311 answer is not JSON ({error}): {said}"))
+        })?;
         match &body[0]["service_request_id"] {
             serde_json::Value::String(id) if !id.is_empty() => Ok(id.clone()),
             serde_json::Value::Number(id) => Ok(id.to_string()),
             _ => Err(AttemptError::Transient(format!(
-                "open311 answer without an id: {body}"
+                "open311 answer without an id: {said}"
             ))),
         }
     }
@@ -508,7 +710,6 @@ impl Worker {
         let mut conn = self.pool.get().await?;
         Ok(signalons_db::alerts::enqueue_digests(&mut conn, Utc::now()).await?)
     }
-
     /// Reads back the status of reports forwarded to other Open311 servers: those closed
     /// there are resolved here, with that server's note as the public explanation.
     pub async fn poll_forwards(&self) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
@@ -523,6 +724,10 @@ impl Worker {
             else {
                 continue;
             };
+            if let Err(refused) = self.settings.targets.check_url(&endpoint) {
+                tracing::warn!(%endpoint, reason = %refused.message, "open311 status poll not sent");
+                continue;
+            }
             let ids: Vec<&str> = group
                 .reports
                 .iter()
@@ -588,6 +793,7 @@ impl Worker {
         key: &str,
         body: &serde_json::Value,
     ) -> Result<Outcome, AttemptError> {
+        self.allowed(url)?;
         let body = serde_json::to_vec(body).map_err(|e| AttemptError::Permanent(e.to_string()))?;
         let signature = webhook_signature(secret, Utc::now().timestamp(), &body);
         let response = self
@@ -611,10 +817,79 @@ impl Worker {
     }
 }
 
+/// The destinations that have their [`PER_DESTINATION`] messages in flight already.
+fn busy_destinations<'a>(in_flight: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for destination in in_flight {
+        *counts.entry(destination.as_str()).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .filter(|(_, count)| *count >= PER_DESTINATION)
+        .map(|(destination, _)| destination.to_owned())
+        .collect()
+}
+
+/// The most a forwarded description may weigh (GeoReport servers cap it; ours at 4,000).
+const FORWARDED_DESCRIPTION_CHARS: usize = 4000;
+
+/// A report's description as forwarded: the resident's words (shortened if need be), then a
+/// footer with the report's link and the delivery key.
+fn forwarded_description(description: &str, report_url: &str, key: &str) -> String {
+    let footer = format!("\n\n-- \nSignalons {report_url} (delivery {key})");
+    let room = FORWARDED_DESCRIPTION_CHARS.saturating_sub(footer.chars().count());
+    let words: String = description.trim().chars().take(room).collect();
+    format!("{words}{footer}")
+}
+
 /// A JSON scalar as form text.
 fn plain(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receiver_with_its_messages_in_flight_is_busy() {
+        let in_flight = [
+            "https://a.example.org/hook".to_owned(),
+            "https://b.example.org/hook".to_owned(),
+            "https://a.example.org/hook".to_owned(),
+        ];
+        assert_eq!(
+            busy_destinations(in_flight.iter()),
+            vec!["https://a.example.org/hook".to_owned()]
+        );
+    }
+
+    #[tokio::test]
+    async fn names_that_resolve_into_the_servers_own_network_are_not_called() {
+        use reqwest::dns::Resolve;
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let refused = PublicOnlyResolver.resolve(name).await.err().unwrap();
+        assert!(
+            refused.to_string().contains("no public address"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn forwarded_descriptions_carry_the_key_within_the_length_limit() {
+        let long = "x".repeat(5000);
+        let text = forwarded_description(
+            &long,
+            "https://s.example.org/reports/7",
+            "report:7:department:2",
+        );
+        assert_eq!(text.chars().count(), FORWARDED_DESCRIPTION_CHARS);
+        assert!(text.ends_with("(delivery report:7:department:2)"));
+        let short = forwarded_description("Deep hole", "https://s.example.org/reports/7", "k");
+        assert!(short.starts_with("Deep hole\n\n-- \nSignalons https://s.example.org/reports/7"));
     }
 }

@@ -121,7 +121,8 @@ impl<'a> Letter<'a> {
         format!("{label}\n{}\n", urls.join("\n"))
     }
 
-    fn report_url(&self) -> String {
+    /// The report's public page.
+    pub fn report_url(&self) -> String {
         format!(
             "{}/reports/{}",
             self.settings.public_url.trim_end_matches('/'),

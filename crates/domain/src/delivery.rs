@@ -2,7 +2,7 @@
 //! message fails), when a failed delivery is retried, how webhooks are signed and how
 //! unsubscribe links are made.
 
-use std::time::Duration;
+use std::{net::IpAddr, time::Duration};
 
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -58,7 +58,92 @@ pub fn web_url(text: &str) -> Result<String, Violation> {
     }
 }
 
+/// Which addresses webhooks and Open311 forwards may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Targets {
+    /// Public addresses only (the default): a URL saved through the API must not make the
+    /// server call into its own network (loopback, private, link-local: cloud metadata...).
+    #[default]
+    PublicOnly,
+    /// Any address, private networks included: receivers on the same network, and tests.
+    Any,
+}
+
+/// Whether `ip` is an address of the public internet (not loopback, private, link-local,
+/// shared, documentation, multicast or unspecified; IPv4-mapped IPv6 judged as IPv4).
+pub fn is_public_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                // shared address space (carrier-grade NAT), 100.64.0.0/10
+                || (a == 100 && (64..128).contains(&b))
+                // benchmarking, 198.18.0.0/15
+                || (a == 198 && (b == 18 || b == 19)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_ip(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                // unique local, fc00::/7
+                || (first & 0xfe00) == 0xfc00
+                // link-local, fe80::/10
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+impl Targets {
+    /// Checks that `url` may be called: with [`Targets::PublicOnly`], its host must not be
+    /// `localhost` nor an address outside the public internet, in any spelling an HTTP client
+    /// accepts (`127.1`, `2130706433`, `[::ffff:127.0.0.1]`...). Host names are checked again
+    /// when they are resolved, at send time.
+    pub fn check_url(self, url: &str) -> Result<(), Violation> {
+        if self == Self::Any {
+            return Ok(());
+        }
+        let refused = || {
+            Violation::new(
+                "private_target",
+                "the url must reach a public address, not loopback, private or link-local ones",
+            )
+        };
+        let parsed = url::Url::parse(url).map_err(|_| config_error("the url cannot be parsed"))?;
+        match parsed.host() {
+            Some(url::Host::Ipv4(ip)) if !is_public_ip(IpAddr::V4(ip)) => Err(refused()),
+            Some(url::Host::Ipv6(ip)) if !is_public_ip(IpAddr::V6(ip)) => Err(refused()),
+            Some(url::Host::Domain(name))
+                if name == "localhost" || name.ends_with(".localhost") =>
+            {
+                Err(refused())
+            }
+            Some(_) => Ok(()),
+            None => Err(config_error("the url needs a host")),
+        }
+    }
+}
+
 impl Channel {
+    /// Checks that the channel's URL may be called (see [`Targets::check_url`]).
+    pub fn check_targets(&self, targets: Targets) -> Result<(), Violation> {
+        match self {
+            Self::Webhook { url, .. } => targets.check_url(url),
+            Self::Open311 { endpoint, .. } => targets.check_url(endpoint),
+            Self::Internal | Self::Email { .. } => Ok(()),
+        }
+    }
+
     /// The channel named `channel` with its configuration `config` (a JSON object).
     pub fn parse(channel: &str, config: &Value) -> Result<Self, Violation> {
         let object = config
@@ -298,6 +383,60 @@ mod tests {
         assert_eq!(retry_delay(base, 40, 0.5), Duration::from_secs(3600));
         assert_eq!(retry_delay(base, 1, 0.0), Duration::from_secs(8));
         assert_eq!(retry_delay(base, 1, 1.0), Duration::from_secs(12));
+    }
+
+    #[test]
+    fn webhook_signatures_match_a_known_answer() {
+        // Computed outside this code, with OpenSSL:
+        // printf '1700000000.{"event":"report.created"}' | openssl dgst -sha256 -hmac 0123456789abcdef
+        assert_eq!(
+            webhook_signature(
+                "0123456789abcdef",
+                1_700_000_000,
+                br#"{"event":"report.created"}"#
+            ),
+            "t=1700000000,v1=1573985525c4c9ceae251d77c12e6dc509b33002174af69f01173e9266150af5"
+        );
+    }
+
+    #[test]
+    fn only_public_targets_unless_allowed() {
+        for url in [
+            "http://127.0.0.1:8080/hook",
+            "http://127.1/hook",
+            "http://2130706433/hook",
+            "http://0x7f000001/hook",
+            "http://localhost/hook",
+            "http://api.localhost/hook",
+            "http://[::1]/hook",
+            "http://[::ffff:127.0.0.1]/hook",
+            "http://10.0.0.5/hook",
+            "http://172.16.3.4/hook",
+            "http://192.168.1.10/hook",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[fe80::1]/hook",
+            "http://[fd00::1]/hook",
+            "http://100.64.0.1/hook",
+            "http://0.0.0.0/hook",
+        ] {
+            let refused = Targets::PublicOnly.check_url(url).unwrap_err();
+            assert_eq!(refused.code, "private_target", "{url}");
+            assert!(Targets::Any.check_url(url).is_ok(), "{url}");
+        }
+        for url in [
+            "https://hooks.example.org/signalons",
+            "http://93.184.216.34/hook",
+            "http://[2606:2800:220:1:248:1893:25c8:1946]/hook",
+        ] {
+            assert!(Targets::PublicOnly.check_url(url).is_ok(), "{url}");
+        }
+        let channel = Channel::parse(
+            "webhook",
+            &json!({"url": "http://127.0.0.1:9/x", "secret": "0123456789abcdef"}),
+        )
+        .unwrap();
+        assert!(channel.check_targets(Targets::PublicOnly).is_err());
+        assert!(channel.check_targets(Targets::Any).is_ok());
     }
 
     #[test]

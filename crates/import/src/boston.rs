@@ -14,8 +14,8 @@ use signalons_db::{
     catalog::routing_rules,
     import::{
         CategorySeed, DepartmentSeed, HistoricalReport, JurisdictionSeed, ServiceAreaSeed,
-        insert_historical_reports, place_many, set_default_department, upsert_category,
-        upsert_category_route, upsert_department, upsert_jurisdiction, upsert_service_area,
+        insert_historical_reports, place_many, seed_department, set_default_department,
+        upsert_category, upsert_category_route, upsert_jurisdiction, upsert_service_area,
     },
 };
 use signalons_domain::{
@@ -465,7 +465,7 @@ pub async fn load_catalog(
             channel,
             channel_config: serde_json::json!({}),
         };
-        departments.insert(code, upsert_department(conn, jurisdiction, &seed).await?);
+        departments.insert(code, seed_department(conn, jurisdiction, &seed).await?);
     }
     summary.departments = departments.len();
     let department = |code: &str| {

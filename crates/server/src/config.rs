@@ -62,6 +62,17 @@ pub struct Config {
     pub delivery_max_attempts: u32,
     /// The first retry's delay in seconds, doubling after (`SIGNALONS_DELIVERY_RETRY_BASE_SECONDS`).
     pub delivery_retry_base_seconds: u64,
+    /// Seconds a claimed message is left to its server before another may send it again: how
+    /// long a message waits after its server died mid-delivery (`SIGNALONS_DELIVERY_LEASE_SECONDS`).
+    /// At least twice `delivery_timeout_seconds`.
+    pub delivery_lease_seconds: u64,
+    /// Seconds one attempt may take before it counts as failed: a webhook's or Open311
+    /// server's answer, an SMTP exchange (`SIGNALONS_DELIVERY_TIMEOUT_SECONDS`).
+    pub delivery_timeout_seconds: u64,
+    /// Whether webhooks and Open311 forwards may reach loopback, private and link-local
+    /// addresses (`SIGNALONS_DELIVERY_ALLOW_PRIVATE_TARGETS`); off, a URL saved through the API
+    /// cannot make the server call into its own network.
+    pub delivery_allow_private_targets: bool,
     /// Where photos are kept: `local` (in `photo_dir`) or `s3` (`SIGNALONS_PHOTO_STORE`).
     pub photo_store: PhotoStoreKind,
     /// The directory of the local photo store, created when missing (`SIGNALONS_PHOTO_DIR`).
@@ -135,6 +146,9 @@ impl Default for Config {
             mail_from: "Signalons <noreply@localhost>".to_owned(),
             delivery_max_attempts: 8,
             delivery_retry_base_seconds: 10,
+            delivery_lease_seconds: 120,
+            delivery_timeout_seconds: 10,
+            delivery_allow_private_targets: false,
             photo_store: PhotoStoreKind::Local,
             photo_dir: PathBuf::from("var/photos"),
             photo_s3_bucket: None,
@@ -193,13 +207,23 @@ impl Config {
             public_url: self.public_url.clone(),
             max_attempts: self.delivery_max_attempts.max(1),
             retry_base: Duration::from_secs(self.delivery_retry_base_seconds.max(1)),
-            lease: Duration::from_secs(120),
+            lease: Duration::from_secs(self.delivery_lease_seconds),
             poll_interval: Duration::from_secs(1),
-            timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(self.delivery_timeout_seconds.max(1)),
+            targets: self.delivery_targets(),
             unsubscribe_key: signalons_domain::delivery::unsubscribe_key(
                 self.jwt_secret.as_bytes(),
             ),
             status_poll_interval: Duration::from_secs(300),
+        }
+    }
+
+    /// Which addresses webhooks and Open311 forwards may reach.
+    pub fn delivery_targets(&self) -> signalons_domain::delivery::Targets {
+        if self.delivery_allow_private_targets {
+            signalons_domain::delivery::Targets::Any
+        } else {
+            signalons_domain::delivery::Targets::PublicOnly
         }
     }
 
@@ -319,6 +343,12 @@ impl std::fmt::Debug for Config {
             .field(
                 "delivery_retry_base_seconds",
                 &self.delivery_retry_base_seconds,
+            )
+            .field("delivery_lease_seconds", &self.delivery_lease_seconds)
+            .field("delivery_timeout_seconds", &self.delivery_timeout_seconds)
+            .field(
+                "delivery_allow_private_targets",
+                &self.delivery_allow_private_targets,
             )
             .field("photo_store", &self.photo_store)
             .field("photo_dir", &self.photo_dir)

@@ -424,7 +424,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.photo_limits(),
         config.photos_per_report.max(1),
     );
-    let state = AppState::new(pool, auth, config.rate_limits(), photos);
+    let state = AppState::new(pool, auth, config.rate_limits(), photos)
+        .with_delivery_targets(config.delivery_targets());
     signalons_api::serve(listener, state, settings)?.await?;
     Ok(())
 }

@@ -93,6 +93,25 @@ async fn a_bad_configuration_stops_with_a_clear_message() {
 }
 
 #[tokio::test]
+async fn a_delivery_lease_shorter_than_twice_the_timeout_is_refused() {
+    let db = TestDatabase::blank().await;
+    let output = signalons(&db)
+        .arg("serve")
+        .env("SIGNALONS_BIND", format!("127.0.0.1:{}", free_port()))
+        .env("SIGNALONS_JWT_SECRET", "a-32-byte-secret-for-the-cli-test!")
+        .env("SIGNALONS_DELIVERY_LEASE_SECONDS", "15")
+        .env("SIGNALONS_DELIVERY_TIMEOUT_SECONDS", "10")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("lease") && stderr.contains("twice"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
 async fn serving_without_a_token_secret_is_refused() {
     let db = TestDatabase::blank().await;
     for secret in [None, Some("too short")] {

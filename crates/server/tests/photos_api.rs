@@ -102,10 +102,8 @@ async fn a_photo_with_gps_places_the_report_and_comes_out_without_any_metadata()
     let response = fetch(&app, photo["url"].as_str().unwrap()).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "image/jpeg");
-    assert_eq!(
-        response.headers()["cache-control"],
-        "public, max-age=31536000, immutable"
-    );
+    // Kept by caches but asked again on every use: hiding it must take effect at once.
+    assert_eq!(response.headers()["cache-control"], "public, no-cache");
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     let etag = response.headers()["etag"].to_str().unwrap().to_owned();
     let served = response.bytes().await.unwrap();
@@ -341,6 +339,126 @@ async fn only_the_reporter_adds_photos_and_concurrent_uploads_respect_the_limit(
     );
 }
 
+/// Sends a request by hand: `head` (request line and headers), then `body` with chunked
+/// transfer encoding (no declared length), reading the answer all along. Returns its status
+/// and body.
+async fn raw_request(app: &TestApp, head: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let reader = tokio::spawn(async move {
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            read.read_to_end(&mut answer),
+        )
+        .await;
+        answer
+    });
+    let _ = write.write_all(format!("{head}\r\n\r\n").as_bytes()).await;
+    if !body.is_empty() {
+        for chunk in body.chunks(1024 * 1024) {
+            let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+            framed.extend_from_slice(chunk);
+            framed.extend_from_slice(b"\r\n");
+            if write.write_all(&framed).await.is_err() {
+                break;
+            }
+        }
+        let _ = write.write_all(b"0\r\n\r\n").await;
+    }
+    let answer = String::from_utf8_lossy(&reader.await.unwrap()).into_owned();
+    let status = answer
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_multipart_body_takes_each_text_part_once_and_is_capped_as_a_whole() {
+    let app = TestApp::spawn().await;
+    // The same text part twice, in a create and in a later upload.
+    let twice = form(&report(true), vec![photos::jpeg(20, 20)]).part(
+        "report",
+        Part::text(report(true).to_string())
+            .mime_str("application/json")
+            .unwrap(),
+    );
+    let (status, problem) = create(&app, twice, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["code"], "repeated_field");
+    assert_eq!(problem["errors"][0]["field"], "report");
+    let created = report_without_photos(&app).await;
+    let twice = Form::new()
+        .text("device_id", DEVICE)
+        .text("device_id", DEVICE)
+        .part("photo", photo_part(photos::jpeg(20, 20), "later.jpg"));
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/reports/{}/media", created["id"])))
+        .multipart(twice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["code"], "repeated_field", "{problem}");
+
+    // Five photos of 10 MiB, the text part, and 64 KiB of framing: a declared length beyond
+    // that is refused before a byte is read...
+    let limit = 5 * 10 * 1024 * 1024 + 64 * 1024 + 64 * 1024;
+    let multipart = "Content-Type: multipart/form-data; boundary=xyz";
+    let (status, body) = raw_request(
+        &app,
+        &format!(
+            "POST /api/v1/reports HTTP/1.1\r\nHost: test\r\n{multipart}\r\nContent-Length: {}",
+            limit + 1
+        ),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("payload_too_large"), "{body}");
+    // ...and a body sent without its length is cut off there, whatever makes it heavy: here
+    // parts each within their limits, with padded part headers.
+    let padding = "p".repeat(60 * 1024);
+    let mut heavy = Vec::new();
+    for _ in 0..5 {
+        heavy.extend_from_slice(
+            format!(
+                "--xyz\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.jpg\"\r\n\
+                 X-Padding: {padding}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        heavy.resize(heavy.len() + 10 * 1024 * 1024 - 1, b'x');
+        heavy.extend_from_slice(b"\r\n");
+    }
+    heavy.extend_from_slice(b"--xyz--\r\n");
+    assert!(heavy.len() > limit);
+    let (status, body) = raw_request(
+        &app,
+        &format!(
+            "POST /api/v1/reports/{}/media HTTP/1.1\r\nHost: test\r\n{multipart}\r\n\
+             Transfer-Encoding: chunked",
+            created["id"]
+        ),
+        &heavy,
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("payload_too_large"), "{body}");
+    assert_eq!(app.db.count("media").await, 0);
+    assert_eq!(stored_files(&app), 0);
+}
+
 #[tokio::test]
 async fn staff_hide_a_photo_and_the_public_no_longer_sees_it() {
     let app = TestApp::spawn().await;
@@ -380,8 +498,28 @@ async fn staff_hide_a_photo_and_the_public_no_longer_sees_it() {
         "refusals changed nothing"
     );
 
+    let cached = fetch(&app, &url).await;
+    let etag = cached.headers()["etag"].to_str().unwrap().to_owned();
+    let revalidated = app
+        .client
+        .get(app.url(&url))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+
     let hidden = patch(Some(&crew.token), &hide).await.unwrap();
     assert_eq!(hidden.status(), StatusCode::OK);
+    // A cache that kept the photo asks again before showing it: the answer is now 404.
+    let revalidated = app
+        .client
+        .get(app.url(&url))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), StatusCode::NOT_FOUND);
     let hidden: Value = hidden.json().await.unwrap();
     assert!(hidden["hidden_at"].is_string());
 

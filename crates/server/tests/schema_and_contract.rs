@@ -249,3 +249,51 @@ fn no_two_paths_of_the_contract_are_the_same_template() {
     }
     assert!(seen.len() > 40, "the contract has its paths");
 }
+
+#[tokio::test]
+async fn loading_the_demo_again_keeps_the_channel_an_admin_chose() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", &[]).await;
+    let (_, preview) = app
+        .get_json("/api/v1/routing?lat=42.3016&long=-71.0676&category=pothole")
+        .await;
+    let code = preview["department"]["code"].as_str().unwrap().to_owned();
+    let demo_name = preview["department"]["name"].as_str().unwrap().to_owned();
+    let response = app
+        .client
+        .put(app.url(&format!("/api/v1/admin/departments/{code}")))
+        .bearer_auth(&admin.token)
+        .json(
+            &serde_json::json!({"name": "Night shift", "channel": "email",
+                                  "channel_config": {"to": "night@pwd.example.org"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // `run.sh` seeds the demo at every start.
+    let mut conn = app.db.connect().await;
+    signalons_import::boston::load(&mut conn, &demo_dir(), false)
+        .await
+        .unwrap();
+    #[derive(QueryableByName)]
+    struct Department {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Text)]
+        channel: String,
+        #[diesel(sql_type = Text)]
+        channel_config: String,
+    }
+    let stored: Department = diesel::sql_query(
+        "SELECT name, channel, channel_config::text AS channel_config FROM departments WHERE code = $1",
+    )
+    .bind::<Text, _>(&code)
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(stored.channel, "email", "the admin's channel stays");
+    assert_eq!(stored.channel_config, r#"{"to": "night@pwd.example.org"}"#);
+    assert_eq!(stored.name, demo_name, "names follow the demo data");
+}

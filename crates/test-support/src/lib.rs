@@ -12,6 +12,7 @@ use std::{
 use diesel::{QueryableByName, sql_types::BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use signalons_api::{AppState, HttpSettings, auth::AuthSettings, rate_limit::RateLimits};
+pub use signalons_domain::delivery::Targets;
 
 mod peers;
 pub mod photos;
@@ -304,6 +305,7 @@ pub struct TestApp {
     pub photo_dir: PathBuf,
     handle: actix_web::dev::ServerHandle,
     delivery: tokio::task::JoinHandle<()>,
+    targets: Targets,
 }
 
 impl TestApp {
@@ -319,6 +321,12 @@ impl TestApp {
 
     /// A server over `db` with these rate limits.
     pub async fn spawn_with(db: TestDatabase, limits: RateLimits) -> Self {
+        Self::spawn_targeting(db, limits, Targets::Any).await
+    }
+
+    /// A server over `db` whose webhooks and Open311 forwards may reach `targets` (test servers
+    /// reach any address, as their receivers listen on 127.0.0.1).
+    pub async fn spawn_targeting(db: TestDatabase, limits: RateLimits, targets: Targets) -> Self {
         let mail = MailSink::start().await;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let photo_dir = std::env::temp_dir().join(format!(
@@ -326,7 +334,7 @@ impl TestApp {
             std::process::id(),
             signalons_media::new_storage_key()
         ));
-        let (address, handle, delivery) = start_server(&db.url, limits, &mail, &photo_dir);
+        let (address, handle, delivery) = start_server(&db.url, limits, targets, &mail, &photo_dir);
         let client = reqwest::Client::builder().build().expect("http client");
         Self {
             address,
@@ -336,24 +344,25 @@ impl TestApp {
             photo_dir,
             handle,
             delivery,
+            targets,
         }
     }
 
     /// Another server over the same database, as a second replica behind a load balancer
     /// (with its own outbox worker, sending mail to the same sink).
     pub fn replica(&self) -> Replica {
-        let (address, handle, delivery) =
-            start_server(&self.db.url, generous_limits(), &self.mail, &self.photo_dir);
+        let (address, handle, delivery) = start_server(
+            &self.db.url,
+            generous_limits(),
+            self.targets,
+            &self.mail,
+            &self.photo_dir,
+        );
         Replica {
             address,
             handle,
             delivery,
         }
-    }
-
-    /// Kills this server's outbox worker where it stands, as a crash would.
-    pub fn crash_delivery(&self) {
-        self.delivery.abort();
     }
 
     /// Creates a staff account directly, as `signalons admin create` does.
@@ -455,7 +464,8 @@ impl Drop for Replica {
     }
 }
 
-/// How test servers deliver: fast retries and a short lease, so failures play out in seconds.
+/// How test servers deliver: fast retries, a 2-second timeout and a 4-second lease (twice
+/// the timeout, as every server must have), so failures play out in seconds.
 pub fn test_delivery(mail: &MailSink) -> signalons_delivery::DeliverySettings {
     use std::time::Duration;
     signalons_delivery::DeliverySettings {
@@ -470,11 +480,12 @@ pub fn test_delivery(mail: &MailSink) -> signalons_delivery::DeliverySettings {
         public_url: "https://signalons.example.org".to_owned(),
         max_attempts: 4,
         retry_base: Duration::from_millis(200),
-        lease: Duration::from_secs(2),
+        lease: Duration::from_secs(4),
         poll_interval: Duration::from_millis(100),
-        timeout: Duration::from_secs(5),
+        timeout: Duration::from_secs(2),
         unsubscribe_key: signalons_domain::delivery::unsubscribe_key(TEST_JWT_SECRET),
         status_poll_interval: Duration::from_millis(300),
+        targets: Targets::Any,
     }
 }
 
@@ -490,6 +501,7 @@ pub fn test_photos(dir: &std::path::Path) -> signalons_api::photos::PhotoService
 fn start_server(
     url: &str,
     limits: RateLimits,
+    targets: Targets,
     mail: &MailSink,
     photo_dir: &std::path::Path,
 ) -> (
@@ -505,10 +517,17 @@ fn start_server(
         workers: Some(2),
         listen_url: Some(url.to_owned()),
     };
-    let delivery = signalons_delivery::Worker::new(pool.clone(), test_delivery(mail))
-        .expect("delivery settings")
-        .spawn();
-    let state = AppState::new(pool, test_auth(), limits, test_photos(photo_dir));
+    let delivery = signalons_delivery::Worker::new(
+        pool.clone(),
+        signalons_delivery::DeliverySettings {
+            targets,
+            ..test_delivery(mail)
+        },
+    )
+    .expect("delivery settings")
+    .spawn();
+    let state = AppState::new(pool, test_auth(), limits, test_photos(photo_dir))
+        .with_delivery_targets(targets);
     let server = signalons_api::serve(listener, state, settings).expect("serve");
     let handle = server.handle();
     tokio::spawn(server);

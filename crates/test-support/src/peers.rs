@@ -16,11 +16,13 @@ use tokio::{
     net::TcpListener,
 };
 
-/// An SMTP server that accepts every mail and keeps its raw text.
+/// An SMTP server that accepts every mail and keeps its raw text; it can be stopped (its
+/// port then refuses connections) and started again on the same port.
 #[derive(Debug, Clone)]
 pub struct MailSink {
     pub port: u16,
     mails: Arc<Mutex<Vec<String>>>,
+    accepting: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl MailSink {
@@ -28,10 +30,33 @@ impl MailSink {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the SMTP sink");
-        let port = listener.local_addr().expect("address").port();
-        let mails = Arc::new(Mutex::new(Vec::new()));
-        let kept = mails.clone();
-        tokio::spawn(async move {
+        let sink = Self {
+            port: listener.local_addr().expect("address").port(),
+            mails: Arc::new(Mutex::new(Vec::new())),
+            accepting: Arc::new(Mutex::new(None)),
+        };
+        sink.accept_on(listener);
+        sink
+    }
+
+    /// Closes the port: connections are refused until [`MailSink::restart`].
+    pub fn stop(&self) {
+        if let Some(task) = self.accepting.lock().expect("lock").take() {
+            task.abort();
+        }
+    }
+
+    /// Listens again on the same port.
+    pub async fn restart(&self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("bind the SMTP sink's port again");
+        self.accept_on(listener);
+    }
+
+    fn accept_on(&self, listener: TcpListener) {
+        let kept = self.mails.clone();
+        let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let kept = kept.clone();
                 tokio::spawn(async move {
@@ -73,7 +98,7 @@ impl MailSink {
                 });
             }
         });
-        Self { port, mails }
+        *self.accepting.lock().expect("lock") = Some(task);
     }
 
     /// The mails received so far.
@@ -102,6 +127,10 @@ pub enum Behaviour {
     Fail = 1,
     /// Holds the request for a minute, as a receiver stuck mid-request.
     Hang = 2,
+    /// Accepts after a second, as a receiver under load.
+    Slow = 3,
+    /// `400` with a plain-text body, as a server refusing the request as it is.
+    Refuse = 4,
 }
 
 /// One request the receiver got.
@@ -122,24 +151,50 @@ impl Received {
     }
 }
 
-/// An HTTP server taking webhooks on any path.
+/// An HTTP server taking webhooks on any path; it can be stopped (its port then refuses
+/// connections) and started again on the same port.
 #[derive(Debug, Clone)]
 pub struct WebhookReceiver {
     pub url: String,
+    pub port: u16,
     behaviour: Arc<AtomicUsize>,
     received: Arc<Mutex<Vec<Received>>>,
+    server: Arc<Mutex<Option<actix_web::dev::ServerHandle>>>,
 }
 
 impl WebhookReceiver {
     pub fn start() -> Self {
         let listener = StdListener::bind("127.0.0.1:0").expect("bind the receiver");
-        let url = format!(
-            "http://{}/hooks/signalons",
-            listener.local_addr().expect("address")
-        );
-        let behaviour = Arc::new(AtomicUsize::new(Behaviour::Accept as usize));
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let (b, r) = (behaviour.clone(), received.clone());
+        let port = listener.local_addr().expect("address").port();
+        let receiver = Self {
+            url: format!("http://127.0.0.1:{port}/hooks/signalons"),
+            port,
+            behaviour: Arc::new(AtomicUsize::new(Behaviour::Accept as usize)),
+            received: Arc::new(Mutex::new(Vec::new())),
+            server: Arc::new(Mutex::new(None)),
+        };
+        receiver.serve_on(listener);
+        receiver
+    }
+
+    /// Closes the port and every open connection: connections are refused until
+    /// [`WebhookReceiver::restart`].
+    pub async fn stop(&self) {
+        let handle = self.server.lock().expect("lock").take();
+        if let Some(handle) = handle {
+            handle.stop(false).await;
+        }
+    }
+
+    /// Listens again on the same port.
+    pub fn restart(&self) {
+        let listener =
+            StdListener::bind(("127.0.0.1", self.port)).expect("bind the receiver's port again");
+        self.serve_on(listener);
+    }
+
+    fn serve_on(&self, listener: StdListener) {
+        let (b, r) = (self.behaviour.clone(), self.received.clone());
         let server = HttpServer::new(move || {
             let (b, r) = (b.clone(), r.clone());
             App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
@@ -151,7 +206,8 @@ impl WebhookReceiver {
                         .iter()
                         .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
                         .collect();
-                    let accepted = behaviour == Behaviour::Accept as usize;
+                    let accepted = behaviour == Behaviour::Accept as usize
+                        || behaviour == Behaviour::Slow as usize;
                     r.lock().expect("lock").push(Received {
                         headers,
                         body: body.to_vec(),
@@ -160,8 +216,15 @@ impl WebhookReceiver {
                     if behaviour == Behaviour::Hang as usize {
                         tokio::time::sleep(Duration::from_secs(60)).await;
                     }
+                    if behaviour == Behaviour::Slow as usize {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
                     if accepted {
                         HttpResponse::NoContent().finish()
+                    } else if behaviour == Behaviour::Refuse as usize {
+                        HttpResponse::BadRequest()
+                            .content_type("text/plain")
+                            .body("Bad Request: this server does not take that")
                     } else {
                         HttpResponse::ServiceUnavailable().finish()
                     }
@@ -169,16 +232,14 @@ impl WebhookReceiver {
             }))
         })
         .workers(1)
+        .disable_signals()
+        .shutdown_timeout(0)
         .listen(listener)
         .expect("listen")
         .run();
-        // It stops with the test's runtime.
+        *self.server.lock().expect("lock") = Some(server.handle());
+        // It stops with the test's runtime, or with `stop`.
         tokio::spawn(server);
-        Self {
-            url,
-            behaviour,
-            received,
-        }
     }
 
     pub fn behave(&self, behaviour: Behaviour) {
