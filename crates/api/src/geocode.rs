@@ -9,7 +9,7 @@ use actix_web::{get, web};
 use serde::{Deserialize, Serialize};
 use signalons_db::{
     AsyncPgConnection, DbError, catalog,
-    gazetteer::{self, FoundAddress, SimilarTo},
+    gazetteer::{self, FoundAddress},
 };
 use signalons_domain::{
     GeoPoint, Latitude, Longitude, Violation,
@@ -28,6 +28,8 @@ pub const MAX_SUGGESTIONS: i64 = 10;
 const DEFAULT_SUGGESTIONS: i64 = 5;
 /// The least word similarity of a suggestion while typing: low, since the words are often cut.
 const MIN_SIMILARITY_TO_SUGGEST: f64 = 0.3;
+/// How many of the nearest addresses are looked at for a typo in a request's address.
+const NEAREST_TO_PLACE: i64 = 20;
 
 fn position(found: &FoundAddress) -> Option<GeoPoint> {
     Some(GeoPoint::new(
@@ -104,26 +106,26 @@ pub async fn place(
     if !found.is_empty() {
         return Ok(signalons_domain::gazetteer::resolve(found));
     }
-    let to = match (query.kind(), query.house()) {
-        (AddressKind::Numbered, Some(house)) => SimilarTo::House(house),
-        (AddressKind::Intersection, _) => SimilarTo::Intersection,
-        _ => SimilarTo::Place,
-    };
-    let similar = gazetteer::similar(
-        conn,
-        jurisdiction,
-        &query.text,
-        to,
-        signalons_domain::gazetteer::MIN_SIMILARITY_TO_PLACE,
-        10,
-    )
-    .await?;
-    Ok(signalons_domain::gazetteer::resolve(
-        similar
-            .into_iter()
-            .filter_map(|a| candidate(a, MatchQuality::Similar))
-            .collect(),
-    ))
+    // The nearest words, kept when they name the same kind of address (the same house number,
+    // an intersection, a place) and are close enough to be a typo.
+    let similar = gazetteer::nearest(conn, jurisdiction, &query.text, NEAREST_TO_PLACE)
+        .await?
+        .into_iter()
+        .filter(|a| same_kind(query, a))
+        .filter_map(|a| candidate(a, MatchQuality::Similar))
+        .collect();
+    Ok(signalons_domain::gazetteer::resolve(similar))
+}
+
+/// Whether `found` names the same kind of address as `query`, with its house number if any.
+fn same_kind(query: &AddressQuery, found: &FoundAddress) -> bool {
+    found.kind == query.kind().as_str()
+        && query.house().is_none_or(|house| {
+            found
+                .house_from
+                .zip(found.house_to)
+                .is_some_and(|(from, to)| from <= house && house <= to)
+        })
 }
 
 /// Up to `limit` addresses for what a resident is typing, best first.
@@ -136,18 +138,11 @@ pub async fn suggest(
     let mut found = exact_and_in_range(conn, jurisdiction, query).await?;
     let seen: HashSet<i64> = found.iter().map(|c| c.entry.id).collect();
     found.extend(
-        gazetteer::similar(
-            conn,
-            jurisdiction,
-            &query.text,
-            SimilarTo::Anything,
-            MIN_SIMILARITY_TO_SUGGEST,
-            limit,
-        )
-        .await?
-        .into_iter()
-        .filter(|a| !seen.contains(&a.id))
-        .filter_map(|a| candidate(a, MatchQuality::Similar)),
+        gazetteer::nearest(conn, jurisdiction, &query.text, limit)
+            .await?
+            .into_iter()
+            .filter(|a| a.similarity >= MIN_SIMILARITY_TO_SUGGEST && !seen.contains(&a.id))
+            .filter_map(|a| candidate(a, MatchQuality::Similar)),
     );
     signalons_domain::gazetteer::rank(&mut found);
     found.truncate(usize::try_from(limit).unwrap_or(0));

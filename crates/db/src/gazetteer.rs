@@ -6,7 +6,7 @@ use diesel::{
     prelude::*,
     sql_types::{Array, BigInt, Double, Float8, Integer, Nullable, Text},
 };
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 /// An address to store: one normalised address and where it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +79,9 @@ pub struct FoundAddress {
     pub jurisdiction_slug: String,
     #[diesel(sql_type = Text)]
     pub label: String,
+    /// `numbered`, `intersection` or `place`.
+    #[diesel(sql_type = Text)]
+    pub kind: String,
     #[diesel(sql_type = Text)]
     pub street_key: String,
     #[diesel(sql_type = Text)]
@@ -100,7 +103,7 @@ pub struct FoundAddress {
     pub similarity: f64,
 }
 
-const COLUMNS: &str = "a.id, a.jurisdiction_id, j.slug AS jurisdiction_slug, a.label, \
+const COLUMNS: &str = "a.id, a.jurisdiction_id, j.slug AS jurisdiction_slug, a.label, a.kind, \
     a.street_key, a.street, a.house_from, a.house_to, a.locality, \
     ST_Y(a.location::geometry) AS latitude, ST_X(a.location::geometry) AS longitude, \
     a.sample_count";
@@ -146,63 +149,31 @@ pub async fn by_house_in_range(
         .await
 }
 
-/// What a similarity search may return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SimilarTo {
-    /// Any address (suggestions while typing).
-    Anything,
-    /// Numbered addresses whose range holds this house number.
-    House(i32),
-    /// Intersections only.
-    Intersection,
-    /// Places (no number, not an intersection) only.
-    Place,
-}
-
-/// Up to `limit` addresses whose words resemble `text` (pg_trgm word similarity of at least
-/// `min_similarity`), most similar first.
-pub async fn similar(
+/// The `limit` addresses whose words are nearest to `text` (pg_trgm word similarity), nearest
+/// first, however far: callers keep those similar enough for their purpose.
+pub async fn nearest(
     conn: &mut AsyncPgConnection,
     jurisdiction: Option<i64>,
     text: &str,
-    to: SimilarTo,
-    min_similarity: f64,
     limit: i64,
 ) -> QueryResult<Vec<FoundAddress>> {
-    let (kind, house) = match to {
-        SimilarTo::Anything => (None, None),
-        SimilarTo::House(house) => (Some("numbered"), Some(house)),
-        SimilarTo::Intersection => (Some("intersection"), None),
-        SimilarTo::Place => (Some("place"), None),
-    };
-    // `%>` is pg_trgm's indexed "word similarity above the threshold"; the threshold is set for
-    // this transaction only, so the index finds what the explicit bound keeps.
+    // `<->>` is 1 - word_similarity; ordered by it, the GiST index walks to the nearest
+    // addresses without scoring the others (a few ms whatever the words). A threshold filter
+    // (`%>`) would instead make the planner score every address sharing "st" or "boston".
     let sql = format!(
-        "SELECT {COLUMNS}, word_similarity($1, a.search_key)::float8 AS similarity \
-         FROM addresses a JOIN jurisdictions j ON j.id = a.jurisdiction_id \
-         WHERE a.search_key %> $1 AND word_similarity($1, a.search_key) >= $2 \
-           AND ($3::bigint IS NULL OR a.jurisdiction_id = $3) \
-           AND ($4::text IS NULL OR a.kind = $4) \
-           AND ($5::int IS NULL OR (a.house_from <= $5 AND a.house_to >= $5)) \
-         ORDER BY similarity DESC, a.sample_count DESC, a.id LIMIT $6"
+        "SELECT {COLUMNS}, n.similarity FROM ( \
+             SELECT a.id, (1 - (a.search_key <->> $1))::float8 AS similarity FROM addresses a \
+             WHERE ($2::bigint IS NULL OR a.jurisdiction_id = $2) \
+             ORDER BY a.search_key <->> $1 LIMIT $3 \
+         ) n JOIN addresses a ON a.id = n.id JOIN jurisdictions j ON j.id = a.jurisdiction_id \
+         ORDER BY n.similarity DESC, a.sample_count DESC, a.id"
     );
-    let text = text.to_owned();
-    conn.transaction(async |conn| {
-        diesel::sql_query("SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)")
-            .bind::<Text, _>(min_similarity.to_string())
-            .execute(conn)
-            .await?;
-        diesel::sql_query(sql)
-            .bind::<Text, _>(text)
-            .bind::<Double, _>(min_similarity)
-            .bind::<Nullable<BigInt>, _>(jurisdiction)
-            .bind::<Nullable<Text>, _>(kind)
-            .bind::<Nullable<Integer>, _>(house)
-            .bind::<BigInt, _>(limit)
-            .load(conn)
-            .await
-    })
-    .await
+    diesel::sql_query(sql)
+        .bind::<Text, _>(text)
+        .bind::<Nullable<BigInt>, _>(jurisdiction)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await
 }
 
 /// The address with this id (in `jurisdiction`, or anywhere).

@@ -26,7 +26,9 @@ CREATE TABLE addresses (
     CHECK (house_from IS NULL OR house_from <= house_to),
     UNIQUE (street_key, locality, jurisdiction_id)
 );
--- similarity and prefix search over street and locality (pg_trgm)
-CREATE INDEX addresses_search_trgm ON addresses USING gin (search_key gin_trgm_ops);
+-- the most similar addresses first (pg_trgm's word-similarity distance `<->>`, nearest
+-- neighbours in GiST): a few ms for any query, where GIN plus a sort read thousands of rows for
+-- words as common as "st" or "boston"
+CREATE INDEX addresses_search_trgm ON addresses USING gist (search_key gist_trgm_ops);
 -- a house number inside a numbered range of a street
 CREATE INDEX addresses_street_houses ON addresses (street, house_from) WHERE kind = 'numbered';
