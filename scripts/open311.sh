@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Open311 GeoReport v2 through a real third-party client.
-#   ./scripts/open311.sh test   makes a Python virtualenv (.venv) with the `georeport` client
-#                               from PyPI (tests/open311/requirements.txt), starts
-#                               target/debug/signalons over a fresh PostGIS database (migrated,
-#                               Boston demo catalog, one API key), runs tests/open311/ against
-#                               it, then stops the server and drops the database.
+#   ./scripts/open311.sh test   makes a Python virtualenv (.venv) with the `georeport` and
+#                               `civicbot` clients from PyPI (tests/open311/requirements.txt),
+#                               starts target/debug/signalons over a fresh PostGIS database
+#                               (migrated, the whole Boston demo as run.sh loads it: catalog,
+#                               gazetteer and the 2015 cases; one API key), runs tests/open311/
+#                               against it, then stops the server and drops the database.
 # Idempotent and non-interactive. SIGNALONS_BIN overrides the binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +38,8 @@ run_tests() {
   SIGNALONS_JWT_SECRET=$(random_secret)
   export SIGNALONS_JWT_SECRET
   "$bin" migrate
-  "$bin" seed demo --without-history
+  # The demo as run.sh loads it, history included (about 15 s on 2 cores).
+  "$bin" seed demo
   local key
   key=$("$bin" api-key create --name "georeport test suite" --scope open311:write)
   "$bin" serve >/dev/null &
@@ -52,7 +54,7 @@ run_tests() {
     sleep 0.1
   done
   [ -n "$ready" ] || { log "the server did not become ready on 127.0.0.1:$port"; exit 1; }
-  log "Open311 through the georeport client (PyPI) on 127.0.0.1:$port"
+  log "Open311 through the georeport and civicbot clients (PyPI) on 127.0.0.1:$port"
   .venv/bin/python tests/open311/test_georeport.py \
     --base "http://127.0.0.1:$port/open311/v2" --api-key "$key"
 }

@@ -20,7 +20,10 @@ pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
 pub struct JsonBody<T, const LIMIT: usize = MAX_JSON_BODY_BYTES>(pub T);
 
 /// Reads the whole payload, refusing it as soon as it passes `limit` bytes.
-async fn read_bounded(mut payload: Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+pub(crate) async fn read_bounded(
+    mut payload: Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
     use futures_util::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
@@ -41,6 +44,15 @@ async fn read_bounded(mut payload: Payload, limit: usize) -> Result<web::BytesMu
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Whether the request's `Content-Length` announces more than `limit` bytes.
+pub(crate) fn declares_more_than(req: &HttpRequest, limit: usize) -> bool {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<usize>().ok())
+        .is_some_and(|length| length > limit)
 }
 
 fn is_json(req: &HttpRequest) -> bool {
@@ -102,12 +114,7 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for JsonBody
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = is_json(req);
-        let declared_too_large = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|text| text.parse::<usize>().ok())
-            .is_some_and(|length| length > LIMIT);
+        let declared_too_large = declares_more_than(req, LIMIT);
         let payload = payload.take();
         Box::pin(async move {
             if !json {

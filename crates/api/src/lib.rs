@@ -12,6 +12,7 @@ pub mod catalog_cache;
 mod cursor;
 pub mod error;
 pub mod extract;
+pub mod geocode;
 pub mod health;
 pub mod incidents;
 pub mod jobs;
@@ -173,6 +174,7 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(incidents::support_incident)
             .service(routing::preview_routing)
             .service(catalog::list_jurisdictions)
+            .service(geocode::geocode)
             .service(reports::reopen_report)
             .service(accounts::register)
             .service(accounts::login)

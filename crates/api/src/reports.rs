@@ -181,6 +181,8 @@ impl CreateReport {
                 description,
                 contact_email,
                 source,
+                external_media_url: None,
+                api_key_id: None,
                 attributes: serde_json::json!({}),
             }),
             _ => Err(ApiError::invalid_body(errors)),

@@ -13,8 +13,8 @@ use signalons_db::{
     reports,
 };
 use signalons_domain::{
-    Address, CategoryCode, ContactEmail, Description, GeoPoint, IdempotencyKey, Latitude,
-    Longitude, ReportSource, ReportStatus,
+    Address, CategoryCode, ContactEmail, Description, ExternalMediaUrl, GeoPoint, IdempotencyKey,
+    Latitude, Longitude, ReportSource, ReportStatus,
     dedup::{self, Assessment, Decision, DedupPolicy},
     routing::{RoutingQuestion, choose_department},
 };
@@ -36,6 +36,10 @@ pub struct ReportDraft {
     pub reporter_id: Option<i64>,
     /// The hash of the reporting device's id (see [`crate::auth::device_hash`]).
     pub device_hash: Option<Vec<u8>>,
+    /// A photo link given by an Open311 client, stored as given and never fetched.
+    pub external_media_url: Option<ExternalMediaUrl>,
+    /// The third-party app (API key) sending it: its idempotency keys are its own.
+    pub api_key_id: Option<i64>,
 }
 
 impl ReportDraft {
@@ -51,11 +55,15 @@ impl ReportDraft {
             self.contact_email.as_ref().map(ContactEmail::as_str),
             self.source.as_str(),
         ]);
-        // Drafts without attributes keep the fingerprint they always had.
+        // Drafts without attributes or a media link keep the fingerprint they always had.
         let canonical = match &self.attributes {
             serde_json::Value::Object(map) if map.is_empty() => canonical,
             serde_json::Value::Null => canonical,
             attributes => serde_json::json!([canonical, attributes]),
+        };
+        let canonical = match &self.external_media_url {
+            Some(url) => serde_json::json!([canonical, {"media_url": url.as_str()}]),
+            None => canonical,
         };
         Sha256::digest(canonical.to_string().as_bytes()).to_vec()
     }
@@ -198,10 +206,13 @@ pub struct Submitted {
 async fn earlier_with_key(
     conn: &mut AsyncPgConnection,
     placement: Placement,
+    api_key: Option<i64>,
     key: &IdempotencyKey,
     fingerprint: &[u8],
 ) -> Result<Option<i64>, SubmitError> {
-    match reports::find_by_idempotency_key(conn, placement.jurisdiction_id, key.as_str()).await? {
+    match reports::find_by_idempotency_key(conn, placement.jurisdiction_id, api_key, key.as_str())
+        .await?
+    {
         None => Ok(None),
         Some((id, Some(stored))) if stored == fingerprint => Ok(Some(id)),
         Some(_) => Err(SubmitError::KeyReused),
@@ -239,7 +250,8 @@ pub async fn submit(
     }
     let fingerprint = draft.fingerprint();
     if let Some(key) = key
-        && let Some(id) = earlier_with_key(conn, placement, key, &fingerprint).await?
+        && let Some(id) =
+            earlier_with_key(conn, placement, draft.api_key_id, key, &fingerprint).await?
     {
         return Ok(replayed(id));
     }
@@ -273,6 +285,11 @@ pub async fn submit(
         updated_at: now,
         reporter_id: draft.reporter_id,
         device_hash: draft.device_hash.as_deref(),
+        external_media_url: draft
+            .external_media_url
+            .as_ref()
+            .map(ExternalMediaUrl::as_str),
+        api_key_id: draft.api_key_id,
     };
     let link_to = candidates
         .first()
@@ -311,7 +328,7 @@ pub async fn submit(
         }
         // A concurrent request with the same key committed first: answer with its report.
         (Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)), Some(key)) => {
-            let id = earlier_with_key(conn, placement, key, &fingerprint)
+            let id = earlier_with_key(conn, placement, draft.api_key_id, key, &fingerprint)
                 .await?
                 .ok_or(SubmitError::Database(DbError::NotFound))?;
             Ok(replayed(id))

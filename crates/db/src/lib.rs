@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod bulk;
 pub mod catalog;
 pub mod functions;
+pub mod gazetteer;
 pub mod import;
 pub mod incidents;
 pub mod jobs;

@@ -72,6 +72,8 @@ pub struct PublicReport {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// A photo link an Open311 client gave; never fetched by the server.
+    pub external_media_url: Option<String>,
 }
 
 /// One entry of a report's public history.
@@ -133,6 +135,10 @@ pub struct NewReport<'a> {
     pub reporter_id: Option<i64>,
     /// The reporting device, hashed, so its owner can claim the report later.
     pub device_hash: Option<&'a [u8]>,
+    /// A photo link an Open311 client gave; never fetched by the server.
+    pub external_media_url: Option<&'a str>,
+    /// The third-party app (API key) that sent it; its idempotency keys are its own.
+    pub api_key_id: Option<i64>,
 }
 
 /// A new entry in a report's history.

@@ -29,10 +29,19 @@ pub struct RequestFilter {
     pub area: Option<AreaFilter>,
 }
 
-/// Public reports with these ids, newest first.
-pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<PublicReport>> {
-    public_reports::table
+/// Public reports with these ids (of one jurisdiction, when its slug is given), newest first.
+pub async fn by_ids(
+    conn: &mut AsyncPgConnection,
+    jurisdiction_slug: Option<&str>,
+    ids: &[i64],
+) -> QueryResult<Vec<PublicReport>> {
+    let mut query = public_reports::table
         .filter(public_reports::id.eq_any(ids.to_vec()))
+        .into_boxed();
+    if let Some(slug) = jurisdiction_slug {
+        query = query.filter(public_reports::jurisdiction_slug.eq(slug.to_owned()));
+    }
+    query
         .select(PublicReport::as_select())
         .order((public_reports::created_at.desc(), public_reports::id.desc()))
         .load(conn)

@@ -88,14 +88,23 @@ pub async fn record_event(
 }
 
 /// The report created earlier with `key` in a jurisdiction, and the fingerprint of its request.
+/// Keys are scoped to the API key that sent them (`api_key`), or shared by every client without
+/// one.
 pub async fn find_by_idempotency_key(
     conn: &mut AsyncPgConnection,
     jurisdiction: i64,
+    api_key: Option<i64>,
     key: &str,
 ) -> QueryResult<Option<(i64, Option<Vec<u8>>)>> {
-    reports::table
+    let mut query = reports::table
         .filter(reports::jurisdiction_id.eq(jurisdiction))
         .filter(reports::idempotency_key.eq(key))
+        .into_boxed();
+    query = match api_key {
+        Some(api_key) => query.filter(reports::api_key_id.eq(api_key)),
+        None => query.filter(reports::api_key_id.is_null()),
+    };
+    query
         .select((reports::id, reports::request_fingerprint))
         .first(conn)
         .await

@@ -148,6 +148,8 @@ diesel::table! {
         reporter_id -> Nullable<Int8>,
         device_hash -> Nullable<Bytea>,
         map_folded -> Bool,
+        external_media_url -> Nullable<Text>,
+        api_key_id -> Nullable<Int8>,
     }
 }
 
@@ -191,6 +193,27 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         closed_at -> Nullable<Timestamptz>,
+        external_media_url -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    addresses (id) {
+        id -> Int8,
+        jurisdiction_id -> Int8,
+        label -> Text,
+        kind -> Text,
+        street_key -> Text,
+        street -> Text,
+        house_from -> Nullable<Int4>,
+        house_to -> Nullable<Int4>,
+        locality -> Text,
+        search_key -> Text,
+        location -> Geography,
+        sample_count -> Int4,
     }
 }
 
@@ -401,4 +424,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     area_alerts,
     map_cells,
     media,
+    addresses,
 );

@@ -61,6 +61,61 @@ impl IdempotencyKey {
     }
 }
 
+/// A link to a photo kept elsewhere, as an Open311 client gives it in `media_url`. The server
+/// only stores and shows the link: it never fetches it, so it is neither checked nor re-encoded
+/// like an uploaded photo. An absolute `http` or `https` URL with a host, at most
+/// [`ExternalMediaUrl::MAX_CHARS`] characters, without credentials (`user:password@`) that
+/// would be published with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalMediaUrl(String);
+
+impl ExternalMediaUrl {
+    pub const MAX_CHARS: usize = 2048;
+
+    pub fn new(text: &str) -> Result<Self, Violation> {
+        let text = text.trim();
+        let length = text.chars().count();
+        if length > Self::MAX_CHARS {
+            return Err(Violation::new(
+                "too_long",
+                format!(
+                    "media_url must be at most {} characters, got {length}",
+                    Self::MAX_CHARS
+                ),
+            ));
+        }
+        let invalid = |why: &str| Violation::new("invalid_url", format!("media_url {why}"));
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid("must not contain spaces or control characters"));
+        }
+        let lower = text.to_ascii_lowercase();
+        let rest = ["https://", "http://"]
+            .iter()
+            .find_map(|scheme| lower.starts_with(scheme).then(|| &text[scheme.len()..]))
+            .ok_or_else(|| invalid("must be an http or https URL"))?;
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(invalid("must not carry a user name or password"));
+        }
+        let host = authority
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(authority, |(host, _)| host);
+        let plausible_host = !host.is_empty()
+            && (host.starts_with('[')
+                || host
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '.' || c == '-'));
+        if !plausible_host {
+            return Err(invalid("must name a host"));
+        }
+        Ok(Self(text.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Where a report came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -132,6 +187,31 @@ mod tests {
         assert!(IdempotencyKey::new("").is_err());
         assert!(IdempotencyKey::new("with space").is_err());
         assert!(IdempotencyKey::new(&"k".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn external_media_urls_are_plain_http_links() {
+        for good in [
+            "https://photos.example.org/p/1.jpg",
+            "http://example.org:8080/a?b=c#d",
+            "HTTPS://EXAMPLE.ORG/x",
+            "https://[2001:db8::1]/x.png",
+        ] {
+            assert_eq!(ExternalMediaUrl::new(good).unwrap().as_str(), good);
+        }
+        for (bad, code) in [
+            ("ftp://example.org/x.jpg", "invalid_url"),
+            ("example.org/x.jpg", "invalid_url"),
+            ("https://", "invalid_url"),
+            ("https:///path", "invalid_url"),
+            ("https://user:secret@example.org/x.jpg", "invalid_url"),
+            ("https://exa mple.org/x.jpg", "invalid_url"),
+            ("javascript:alert(1)", "invalid_url"),
+        ] {
+            assert_eq!(ExternalMediaUrl::new(bad).unwrap_err().code, code, "{bad}");
+        }
+        let long = format!("https://example.org/{}", "a".repeat(2048));
+        assert_eq!(ExternalMediaUrl::new(&long).unwrap_err().code, "too_long");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub const NEIGHBORHOODS_FILE: &str = "neighborhoods.geojson";
 pub const CASES_FILE: &str = "requests-2015-01-to-04.csv";
 
 /// Boston's placeholder for "no location" (City Hall); not a real position.
-const PLACEHOLDER: (f64, f64) = (42.3594, -71.0587);
+pub(crate) const PLACEHOLDER: (f64, f64) = (42.3594, -71.0587);
 const BATCH: usize = 2000;
 
 /// Why the demo could not be loaded.
@@ -391,6 +391,8 @@ pub struct DemoSummary {
     pub area_routes: usize,
     pub cases_read: usize,
     pub reports_inserted: usize,
+    /// Addresses of the gazetteer, measured from the cases' positions.
+    pub addresses: usize,
 }
 
 /// Loads the catalog and the neighborhoods (not the cases) and returns the jurisdiction's id
@@ -615,7 +617,8 @@ pub async fn load_demo_catalog(
     })
 }
 
-/// Loads the whole demo from `dir`; `with_history` adds the 2015 cases.
+/// Loads the whole demo from `dir`: catalog, neighborhoods and the gazetteer of the cases'
+/// addresses; `with_history` adds the 2015 cases as reports.
 pub async fn load(
     conn: &mut AsyncPgConnection,
     dir: &Path,
@@ -623,6 +626,11 @@ pub async fn load(
 ) -> Result<DemoSummary, DemoError> {
     let demo = load_demo_catalog(conn, dir).await?;
     let mut summary = demo.summary;
+    let addresses = crate::gazetteer::entries(&dir.join(CASES_FILE))?;
+    for batch in addresses.chunks(BATCH) {
+        summary.addresses +=
+            signalons_db::gazetteer::upsert(conn, summary.jurisdiction_id, batch).await?;
+    }
     if with_history {
         summary.reports_inserted = load_history(
             conn,

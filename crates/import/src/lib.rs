@@ -2,5 +2,6 @@
 
 pub mod areas;
 pub mod boston;
+pub mod gazetteer;
 pub mod recluster;
 pub mod synthetic;

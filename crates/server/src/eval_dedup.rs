@@ -107,6 +107,8 @@ fn draft(case: &Case) -> anyhow::Result<ReportDraft> {
         description: Description::new(&case.title).unwrap_or_default(),
         contact_email: None,
         source: ReportSource::Import,
+        external_media_url: None,
+        api_key_id: None,
         attributes: Default::default(),
     })
 }

@@ -523,6 +523,10 @@ async fn bad_requests_get_400_error_arrays_and_write_nothing() {
     let app = TestApp::spawn().await;
     let key = new_key(&app).await;
     let long_text = "x".repeat(4001);
+    // The cases borrow 'static text; the few built at run time live as long as the test.
+    let long_name: &'static str = "A".repeat(201).leak();
+    let long_media_url: &'static str =
+        format!("https://photos.example.org/{}.jpg", "a".repeat(2030)).leak();
     let with = |changes: &[(&'static str, &'static str)], drop: &[&str]| {
         let mut pairs: Vec<(&str, String)> = POTHOLE
             .iter()
@@ -547,22 +551,37 @@ async fn bad_requests_get_400_error_arrays_and_write_nothing() {
         (
             "no position",
             with(&[], &["lat", "long"]),
-            "lat and long are required",
+            "a location is required",
         ),
         (
-            "address only",
-            with(&[("address_string", "1 City Hall Sq")], &["lat", "long"]),
-            "no geocoder",
+            "an address the gazetteer does not know",
+            with(&[("address_string", "999 Nowhere Lane")], &["lat", "long"]),
+            "not an address this server knows",
         ),
         (
-            "address_id only",
-            with(&[("address_id", "12345")], &["lat", "long"]),
-            "no geocoder",
+            "an unknown address_id",
+            with(&[("address_id", "999999999")], &["lat", "long"]),
+            "address_id `999999999` is not an address",
+        ),
+        (
+            "an address_id that is not a number",
+            with(&[("address_id", "main-street")], &["lat", "long"]),
+            "address_id `main-street` is not an address",
+        ),
+        (
+            "a street without a house number",
+            with(&[("address_string", "Beacon Street")], &["lat", "long"]),
+            "send a house number and street",
+        ),
+        (
+            "an address in several neighborhoods",
+            with(&[("address_string", "15 Chestnut St")], &["lat", "long"]),
+            "names several places",
         ),
         (
             "lat only",
             with(&[], &["long"]),
-            "lat and long are required",
+            "lat and long are required together",
         ),
         (
             "latitude out of range",
@@ -587,7 +606,25 @@ async fn bad_requests_get_400_error_arrays_and_write_nothing() {
         (
             "bad media_url",
             with(&[("media_url", "ftp://x/y.jpg")], &[]),
-            "media_url",
+            "media_url must be an http or https URL",
+        ),
+        (
+            "media_url with credentials",
+            with(
+                &[("media_url", "https://me:secret@photos.example.org/1.jpg")],
+                &[],
+            ),
+            "media_url must not carry a user name or password",
+        ),
+        (
+            "media_url too long",
+            with(&[("media_url", long_media_url)], &[]),
+            "media_url must be at most 2048 characters",
+        ),
+        (
+            "first_name too long",
+            with(&[("first_name", long_name)], &[]),
+            "first_name must be at most 200 characters",
         ),
         (
             "required attribute missing",
@@ -638,6 +675,7 @@ async fn bad_requests_get_400_error_arrays_and_write_nothing() {
     assert_eq!(body.as_array().unwrap().len(), 2, "{body}");
 
     // Attribute types of the other services.
+    let long_text = "t".repeat(2001);
     for (code, attribute, value, expected) in [
         (
             "street_light_out",
@@ -657,6 +695,12 @@ async fn bad_requests_get_400_error_arrays_and_write_nothing() {
             "attribute[instructions]",
             "hello",
             "not a question",
+        ),
+        (
+            "graffiti",
+            "attribute[details]",
+            long_text.as_str(),
+            "at most 2000",
         ),
     ] {
         let mut pairs = vec![
@@ -805,22 +849,58 @@ async fn lists_filter_like_the_spec_and_its_extensions() {
     assert_eq!(listed.len(), 2);
     assert_eq!(child_text(listed[0], "service_request_id"), second);
 
-    for bad in [
-        "status=pending",
-        "start_date=2015-01-01T00:00:00Z&end_date=2015-06-01T00:00:00Z",
-        "start_date=yesterday",
-        "page_size=5000",
-        "page=0",
-        "service_request_id=abc",
-        "lat=42.35",
-        "bbox=1,2,3",
-        "bbox=-71.07,42.35,-71.05,42.36&lat=42.3&long=-71.0",
-        "radius=100",
-        "service_code=Bad!",
+    let too_many_ids = format!(
+        "service_request_id={}",
+        (1..=1001)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    for (bad, expected) in [
+        ("status=pending", "status `pending`"),
+        (
+            "start_date=2015-01-01T00:00:00Z&end_date=2015-06-01T00:00:00Z",
+            "may not span more than 90 days",
+        ),
+        (
+            "start_date=2026-02-01T00:00:00Z&end_date=2026-01-01T00:00:00Z",
+            "start_date must not be after end_date",
+        ),
+        ("start_date=yesterday", "start_date must be a W3C date"),
+        (
+            "updated_after=yesterday",
+            "updated_after must be a W3C date",
+        ),
+        (
+            "updated_before=2026-13-01",
+            "updated_before must be a W3C date",
+        ),
+        ("page_size=5000", "page_size must be 1 to 1000"),
+        ("page=0", "page must be 1 to 10000"),
+        ("page=10001", "page must be 1 to 10000"),
+        ("service_request_id=abc", "`abc` is not a request id"),
+        (too_many_ids.as_str(), "at most 1000 service_request_id"),
+        ("lat=42.35", "lat and long go together"),
+        ("bbox=1,2,3", "bbox"),
+        ("bbox=-200,42.35,-71.05,42.36", "bbox"),
+        (
+            "bbox=-71.07,42.35,-71.05,42.36&lat=42.3&long=-71.0",
+            "not both",
+        ),
+        ("radius=100", "radius needs lat and long"),
+        ("lat=42.35&long=-71.06&radius=50001", "radius"),
+        ("lat=91&long=-71.06", "latitude"),
+        ("service_code=Bad!", "not a service code"),
     ] {
         let (status, body) = get_json(&app, &format!("requests.json?{bad}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
-        only_error(&body, 400);
+        let descriptions = only_error(&body, 400);
+        assert!(
+            descriptions
+                .to_lowercase()
+                .contains(&expected.to_lowercase()),
+            "{bad}: {descriptions}"
+        );
     }
     let (status, body) = get_json(&app, "requests.json?jurisdiction_id=atlantis").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -929,4 +1009,628 @@ async fn each_key_has_a_rate_limit_answered_429_with_retry_after() {
     let body: Value = response.json().await.unwrap();
     assert!(only_error(&body, 429).contains("too many requests"));
     assert_eq!(app.db.count("reports").await, 2);
+}
+
+// ---- addresses instead of points -----------------------------------------------------------
+
+/// Where the gazetteer puts `address`: its id, label and position.
+async fn gazetteer_entry(app: &TestApp, address: &str) -> (String, String, f64, f64) {
+    let mut conn = app.db.connect().await;
+    #[derive(QueryableByName)]
+    struct Entry {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = Text)]
+        label: String,
+        #[diesel(sql_type = diesel::sql_types::Double)]
+        lat: f64,
+        #[diesel(sql_type = diesel::sql_types::Double)]
+        long: f64,
+    }
+    let entry: Entry = diesel::sql_query(
+        "SELECT id, label, ST_Y(location::geometry) AS lat, ST_X(location::geometry) AS long \
+         FROM addresses WHERE label = $1",
+    )
+    .bind::<Text, _>(address)
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    (entry.id.to_string(), entry.label, entry.lat, entry.long)
+}
+
+async fn read_request(app: &TestApp, id: &str) -> Value {
+    let (status, body) = get_json(app, &format!("requests/{id}.json?extensions=true")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body[0].clone()
+}
+
+#[tokio::test]
+async fn requests_are_placed_by_address_string_or_address_id_from_the_gazetteer() {
+    let app = TestApp::spawn().await;
+    let key = new_key(&app).await;
+    let (beacon_id, beacon, lat, long) =
+        gazetteer_entry(&app, "33 Beacon St, Boston, MA 02108").await;
+
+    // Spelled another way, with a typo, with the city and ZIP code: the same address.
+    for spelling in [
+        "33 Beacon Street, Boston, MA 02108",
+        "33 BEACON ST.",
+        "33 Becon Street",
+    ] {
+        let pairs = [
+            ("service_code", "damaged_sign"),
+            ("address_string", spelling),
+            ("description", "Sign bent over"),
+            ("api_key", key.as_str()),
+        ];
+        let response = post(&app, "requests.json", &pairs).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{spelling}: {body}");
+        assert!(
+            body[0]["service_notice"]
+                .as_str()
+                .unwrap()
+                .contains("Located at 33 Beacon St, Boston, MA 02108"),
+            "{body}"
+        );
+        let request = read_request(&app, body[0]["service_request_id"].as_str().unwrap()).await;
+        assert_eq!(request["address"], beacon.as_str(), "{spelling}");
+        assert_eq!(request["lat"], lat);
+        assert_eq!(request["long"], long);
+    }
+
+    // The gazetteer's id, as GET /api/v1/geocode gives it.
+    let (status, found) = app
+        .get_json("/api/v1/geocode?q=33%20beacon%20street&jurisdiction=boston")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["items"][0]["id"], beacon_id.as_str());
+    let id = create(
+        &app,
+        &key,
+        &[
+            ("service_code", "damaged_sign"),
+            ("address_id", &beacon_id),
+            ("jurisdiction_id", "boston"),
+        ],
+    )
+    .await;
+    assert_eq!(read_request(&app, &id).await["address"], beacon.as_str());
+
+    // A house number inside a numbered range; an intersection named in either order.
+    let (_, ipswich, ipswich_lat, _) =
+        gazetteer_entry(&app, "145-151 Ipswich St, Boston, MA 02215").await;
+    let id = create(
+        &app,
+        &key,
+        &[
+            ("service_code", "damaged_sign"),
+            ("address_string", "147 Ipswich St"),
+        ],
+    )
+    .await;
+    let request = read_request(&app, &id).await;
+    assert_eq!(request["address"], ipswich.as_str());
+    assert_eq!(request["lat"], ipswich_lat);
+    let (_, corner, _, _) =
+        gazetteer_entry(&app, "Hampden St & Melnea Cass Blvd, Roxbury, MA").await;
+    for spelling in [
+        "Melnea Cass Boulevard and Hampden Street",
+        "INTERSECTION of Hampden St & Melnea Cass Blvd",
+    ] {
+        let id = create(
+            &app,
+            &key,
+            &[
+                ("service_code", "damaged_sign"),
+                ("address_string", spelling),
+            ],
+        )
+        .await;
+        assert_eq!(read_request(&app, &id).await["address"], corner.as_str());
+    }
+
+    // The same house number in three neighborhoods: the neighborhood decides.
+    let (_, charlestown, _, _) =
+        gazetteer_entry(&app, "15 Chestnut St, Charlestown, MA 02129").await;
+    let id = create(
+        &app,
+        &key,
+        &[
+            ("service_code", "damaged_sign"),
+            ("address_string", "15 Chestnut Street, Charlestown"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        read_request(&app, &id).await["address"],
+        charlestown.as_str()
+    );
+    let before = app.db.count("reports").await;
+
+    // In XML too, with the spec's error document when the address is unknown or ambiguous.
+    for (address, expected) in [
+        ("999 Nowhere Lane", "not an address this server knows"),
+        ("15 Chestnut St", "15 Chestnut St, Hyde Park, MA 02136"),
+    ] {
+        let response = post(
+            &app,
+            "requests.xml",
+            &[
+                ("service_code", "damaged_sign"),
+                ("address_string", address),
+                ("api_key", &key),
+            ],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let xml = response.text().await.unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let error = children(doc.root_element(), "error")[0];
+        assert_eq!(child_text(error, "code"), "400");
+        assert!(child_text(error, "description").contains(expected), "{xml}");
+    }
+    // An address_id of another jurisdiction is unknown there.
+    sql(
+        &app,
+        "INSERT INTO jurisdictions (slug, name, boundary) VALUES ('paris', 'Paris', \
+         ST_Multi(ST_MakeEnvelope(2.2, 48.8, 2.4, 48.9, 4326)))",
+    )
+    .await;
+    let response = post(
+        &app,
+        "requests.json",
+        &[
+            ("service_code", "damaged_sign"),
+            ("address_id", &beacon_id),
+            ("jurisdiction_id", "paris"),
+            ("api_key", &key),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.db.count("reports").await, before);
+}
+
+#[tokio::test]
+async fn the_geocode_endpoint_ranks_addresses_and_refuses_bad_queries() {
+    let app = TestApp::spawn().await;
+
+    let (status, found) = app
+        .get_json("/api/v1/geocode?q=33%20Beacon%20Street%2C%20Boston%20MA&jurisdiction=boston")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let items = found["items"].as_array().unwrap();
+    assert!(!items.is_empty() && items.len() <= 5, "{found}");
+    assert_eq!(items[0]["address"], "33 Beacon St, Boston, MA 02108");
+    assert_eq!(items[0]["match"], "exact");
+    assert_eq!(items[0]["jurisdiction"], "boston");
+    assert!((items[0]["latitude"].as_f64().unwrap() - 42.3574).abs() < 0.001);
+    assert!((items[0]["longitude"].as_f64().unwrap() + 71.0648).abs() < 0.001);
+    assert!(items[1..].iter().all(|i| i["match"] != "exact"));
+
+    // While typing: the words so far find the address first.
+    let (_, typing) = app.get_json("/api/v1/geocode?q=33%20beac&limit=3").await;
+    let typing = typing["items"].as_array().unwrap();
+    assert_eq!(typing.len(), 3);
+    assert_eq!(typing[0]["address"], "33 Beacon St, Boston, MA 02108");
+    assert_eq!(typing[0]["match"], "similar");
+
+    let (_, range) = app.get_json("/api/v1/geocode?q=147%20Ipswich%20St").await;
+    assert_eq!(
+        range["items"][0]["address"],
+        "145-151 Ipswich St, Boston, MA 02215"
+    );
+    assert_eq!(range["items"][0]["match"], "house_in_range");
+
+    let (_, nothing) = app.get_json("/api/v1/geocode?q=zzzzqqq").await;
+    assert_eq!(nothing["items"], serde_json::json!([]));
+
+    let long = "a".repeat(201);
+    for (query, field, code) in [
+        ("", "q", "missing_field"),
+        ("q=%20%2C%20", "q", "empty"),
+        (&format!("q={long}") as &str, "q", "too_long"),
+        ("q=beacon&limit=0", "limit", "out_of_range"),
+        ("q=beacon&limit=11", "limit", "out_of_range"),
+        (
+            "q=beacon&jurisdiction=atlantis",
+            "jurisdiction",
+            "unknown_jurisdiction",
+        ),
+        ("q=beacon&radius=5", "radius", "unknown_field"),
+    ] {
+        let response = app.get(&format!("/api/v1/geocode?{query}")).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["code"], "invalid_query", "{query}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{query}: {problem}");
+        assert_eq!(problem["errors"][0]["code"], code, "{query}: {problem}");
+    }
+}
+
+// ---- bodies, media, windows, duplicates, crews ----------------------------------------------
+
+#[tokio::test]
+async fn an_oversized_post_gets_an_open311_error_in_its_format() {
+    let app = TestApp::spawn().await;
+    let key = new_key(&app).await;
+    let huge = "x".repeat(1024 * 1024);
+    let mut pairs = POTHOLE.to_vec();
+    pairs.retain(|(n, _)| *n != "description");
+    pairs.extend([("description", huge.as_str()), ("api_key", &key)]);
+
+    let response = post(&app, "requests.json", &pairs).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: Value = response.json().await.unwrap();
+    assert!(only_error(&body, 413).contains("at most 65536 bytes"));
+
+    let response = post(&app, "requests.xml", &pairs).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let xml = response.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let error = children(doc.root_element(), "error")[0];
+    assert_eq!(child_text(error, "code"), "413");
+
+    // Without a Content-Length (chunked), the body is still read only up to the bound.
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let head = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let _ = stream.write_all(
+            b"POST /open311/v2/requests.xml HTTP/1.1\r\nHost: localhost\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\n\
+              Transfer-Encoding: chunked\r\n\r\n",
+        );
+        let chunk = format!("4000\r\n{}\r\n", "d".repeat(0x4000));
+        for _ in 0..64 {
+            if stream.write_all(chunk.as_bytes()).is_err() {
+                break;
+            }
+        }
+        let _ = stream.write_all(b"0\r\n\r\n");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert!(head.contains("<errors><error><code>413</code>"), "{head}");
+    assert_eq!(app.db.count("reports").await, 0);
+}
+
+#[tokio::test]
+async fn a_media_url_is_kept_as_an_unfetched_link_and_shown_back() {
+    let app = TestApp::spawn().await;
+    let key = new_key(&app).await;
+    let link = "https://photos.example.org/boston/pothole-1.jpg?size=large";
+    let mut pairs = POTHOLE.to_vec();
+    pairs.push(("media_url", link));
+    let id = create(&app, &key, &pairs).await;
+
+    let request = read_request(&app, &id).await;
+    assert_eq!(request["media_url"], link);
+    assert_eq!(
+        request["extended_attributes"]["media_url_kind"],
+        "external_link"
+    );
+    let (_, xml) = get_xml(&app, &format!("requests/{id}.xml")).await;
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let request = children(doc.root_element(), "request")[0];
+    assert_eq!(child_text(request, "media_url"), link);
+    // Stored as given; nothing was uploaded on its behalf.
+    assert_eq!(app.db.count("media").await, 0);
+
+    // Without a link there is no media_url.
+    let plain = create(&app, &key, POTHOLE).await;
+    let request = read_request(&app, &plain).await;
+    assert_eq!(request["media_url"], Value::Null);
+    assert_eq!(
+        request["extended_attributes"]["media_url_kind"],
+        Value::Null
+    );
+}
+
+#[tokio::test]
+async fn a_second_request_at_the_same_spot_joins_the_first_incident() {
+    let app = TestApp::spawn().await;
+    let key = new_key(&app).await;
+    let first = create(&app, &key, POTHOLE).await;
+    let mut again = POTHOLE.to_vec();
+    again.push(("api_key", &key));
+    let response = post(&app, "requests.json", &again).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let second = body[0]["service_request_id"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    assert!(
+        body[0]["service_notice"]
+            .as_str()
+            .unwrap()
+            .contains("already reported"),
+        "{body}"
+    );
+    let (first, second) = (
+        read_request(&app, &first).await,
+        read_request(&app, &second).await,
+    );
+    assert_eq!(
+        first["extended_attributes"]["incident_id"],
+        second["extended_attributes"]["incident_id"]
+    );
+    assert_eq!(app.db.count("incidents").await, 1);
+    assert!(
+        second["status_notes"]
+            .as_str()
+            .unwrap()
+            .contains("already reported")
+    );
+}
+
+#[tokio::test]
+async fn crews_explain_in_status_notes_and_updated_after_sees_old_requests() {
+    let app = TestApp::spawn().await;
+    let key = new_key(&app).await;
+    let id = create(&app, &key, POTHOLE).await;
+    // The request was made long before the default 90-day window.
+    sql(
+        &app,
+        &format!(
+            "UPDATE reports SET created_at = now() - interval '200 days', \
+             updated_at = now() - interval '200 days' WHERE id = {id}"
+        ),
+    )
+    .await;
+    let listed = |body: &Value| {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["service_request_id"] == id.as_str())
+    };
+    let (_, recent) = get_json(&app, "requests.json").await;
+    assert!(!listed(&recent));
+    let since = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let since = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (_, changed) = get_json(&app, &format!("requests.json?updated_after={since}")).await;
+    assert!(!listed(&changed));
+
+    // A crew of the agency responsible resolves it through the API, with a public explanation.
+    let request = read_request(&app, &id).await;
+    let department = request["extended_attributes"]["agency_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let job = request["extended_attributes"]["incident_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let crew = app.staff("crew", &[&department]).await;
+    let job_url = app.url(&format!("/api/v1/jobs/{job}"));
+    let read = app
+        .client
+        .get(&job_url)
+        .bearer_auth(&crew.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    let version = read.json::<Value>().await.unwrap()["version"]
+        .as_i64()
+        .unwrap();
+    let changed = app
+        .client
+        .post(format!("{job_url}/status"))
+        .bearer_auth(&crew.token)
+        .header("If-Match", format!("\"{version}\""))
+        .json(&serde_json::json!({
+            "status": "resolved",
+            "explanation": "Filled with hot asphalt this morning.",
+            "internal_note": "Truck 12",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        changed.status(),
+        StatusCode::OK,
+        "{}",
+        changed.text().await.unwrap()
+    );
+
+    let request = read_request(&app, &id).await;
+    assert_eq!(request["status"], "closed");
+    assert_eq!(
+        request["status_notes"],
+        "Filled with hot asphalt this morning."
+    );
+    assert_eq!(request["extended_attributes"]["status_detail"], "resolved");
+    // Syncing by update time sees it, however old the request; the default window still not.
+    let (status, changed) = get_json(&app, &format!("requests.json?updated_after={since}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(listed(&changed), "{changed}");
+    let (_, before) = get_json(
+        &app,
+        &format!("requests.json?updated_before={since}&service_code=pothole"),
+    )
+    .await;
+    assert!(!listed(&before));
+    let (_, recent) = get_json(&app, "requests.json").await;
+    assert!(!listed(&recent));
+    // Explicit request dates still bound it.
+    let (_, dated) = get_json(
+        &app,
+        &format!(
+            "requests.json?updated_after={since}&start_date={}",
+            (chrono::Utc::now() - chrono::Duration::days(30))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    )
+    .await;
+    assert!(!listed(&dated));
+}
+
+#[tokio::test]
+async fn extended_attributes_in_xml_and_datetime_answers() {
+    let app = TestApp::spawn().await;
+    let key = new_key(&app).await;
+    let id = create(
+        &app,
+        &key,
+        &[
+            ("service_code", "street_light_out"),
+            ("lat", "42.3555"),
+            ("long", "-71.0603"),
+            ("attribute[noticed_at]", "2026-11-30T20:15:00-05:00"),
+            ("attribute[pole_number]", "P-1234"),
+        ],
+    )
+    .await;
+    let stored = sql_text(
+        &app,
+        &format!("SELECT attributes->>'noticed_at' AS value FROM reports WHERE id = {id}"),
+    )
+    .await;
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&stored).is_ok_and(|at| at.timestamp()
+            == chrono::DateTime::parse_from_rfc3339("2026-12-01T01:15:00Z")
+                .unwrap()
+                .timestamp()),
+        "{stored}"
+    );
+
+    let (status, xml) = get_xml(
+        &app,
+        &format!("requests.xml?extensions=true&service_request_id={id}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let request = children(doc.root_element(), "request")[0];
+    let extended = children(request, "extended_attributes")[0];
+    assert_eq!(child_text(extended, "category"), "street_light_out");
+    assert_eq!(child_text(extended, "status_detail"), "submitted");
+    assert_eq!(child_text(extended, "supporters"), "0");
+    assert_eq!(child_text(extended, "jurisdiction_id"), "boston");
+    assert!(!child_text(extended, "incident_id").is_empty());
+    let (_, plain) = get_xml(&app, &format!("requests/{id}.xml")).await;
+    assert!(!plain.contains("extended_attributes"));
+}
+
+#[tokio::test]
+async fn idempotency_keys_belong_to_the_api_key_that_sent_them() {
+    let app = TestApp::spawn().await;
+    let (first_app, second_app) = (new_key(&app).await, new_key(&app).await);
+    let send = |api_key: String, key: &'static str, description: &'static str| {
+        let app = &app;
+        async move {
+            let mut pairs = POTHOLE.to_vec();
+            pairs.retain(|(n, _)| *n != "description");
+            pairs.extend([("description", description), ("api_key", &api_key)]);
+            let response = app
+                .client
+                .post(app.url(&format!("{BASE}/requests.json")))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("Idempotency-Key", key)
+                .body(form(&pairs))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, one) = send(first_app.clone(), "retry-42", "Hole by the curb").await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    // Another integrator choosing the same key value makes its own request.
+    let (status, other) = send(second_app.clone(), "retry-42", "Hole in the bike lane").await;
+    assert_eq!(status, StatusCode::OK, "{other}");
+    assert_ne!(one[0]["service_request_id"], other[0]["service_request_id"]);
+    // Each one's retry answers its own request.
+    let (_, replay) = send(first_app.clone(), "retry-42", "Hole by the curb").await;
+    assert_eq!(
+        replay[0]["service_request_id"],
+        one[0]["service_request_id"]
+    );
+    let (_, replay) = send(second_app.clone(), "retry-42", "Hole in the bike lane").await;
+    assert_eq!(
+        replay[0]["service_request_id"],
+        other[0]["service_request_id"]
+    );
+    assert_eq!(app.db.count("reports").await, 2);
+
+    // A key reused for something else, and keys that are not keys.
+    let (status, reused) = send(first_app.clone(), "retry-42", "Something else").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(only_error(&reused, 400).contains("already used for a different request"));
+    for bad in ["with space", "é-accent"] {
+        let mut pairs = POTHOLE.to_vec();
+        pairs.push(("api_key", &first_app));
+        let response = app
+            .client
+            .post(app.url(&format!("{BASE}/requests.json")))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header(
+                "Idempotency-Key",
+                reqwest::header::HeaderValue::from_bytes(bad.as_bytes()).unwrap(),
+            )
+            .body(form(&pairs))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let body: Value = response.json().await.unwrap();
+        assert!(only_error(&body, 400).contains("Idempotency-Key"));
+    }
+    assert_eq!(app.db.count("reports").await, 2);
+}
+
+#[tokio::test]
+async fn ids_tokens_and_lists_stay_within_the_jurisdiction_asked_for() {
+    let app = TestApp::spawn().await;
+    let key = new_key(&app).await;
+    let id = create(&app, &key, POTHOLE).await;
+    sql(
+        &app,
+        "INSERT INTO jurisdictions (slug, name, boundary) VALUES ('paris', 'Paris', \
+         ST_Multi(ST_MakeEnvelope(2.2, 48.8, 2.4, 48.9, 4326)))",
+    )
+    .await;
+    let (status, boston) = get_json(
+        &app,
+        &format!("requests.json?service_request_id={id}&jurisdiction_id=boston"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(boston.as_array().unwrap().len(), 1);
+    let (status, paris) = get_json(
+        &app,
+        &format!("requests.json?service_request_id={id}&jurisdiction_id=paris"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(paris, serde_json::json!([]));
+    for path in [
+        format!("requests/{id}.json?jurisdiction_id=paris"),
+        format!("tokens/{id}.json?jurisdiction_id=paris"),
+    ] {
+        let (status, body) = get_json(&app, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+    let (status, _) = get_json(&app, &format!("tokens/{id}.json?jurisdiction_id=boston")).await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -25,6 +25,7 @@ async fn content_digest(db: &TestDatabase) -> String {
         "incidents",
         "reports",
         "report_events",
+        "addresses",
     ];
     let parts: Vec<String> = tables
         .iter()
@@ -135,6 +136,8 @@ async fn loading_the_demo_twice_changes_nothing_and_history_clusters_once() {
         .unwrap();
     assert_eq!(first.service_areas, 26);
     assert!(first.reports_inserted > 15_000, "{first:?}");
+    assert!(first.addresses > 18_000, "{first:?}");
+    assert_eq!(db.count("addresses").await, first.addresses as i64);
     let digest = content_digest(&db).await;
     let second = signalons_import::boston::load(&mut conn, &demo_dir(), true)
         .await

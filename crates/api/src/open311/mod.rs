@@ -19,13 +19,15 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use signalons_db::{
     DbError, catalog,
+    gazetteer::FoundAddress,
     models::{CategoryInJurisdiction, PublicReport},
     open311::{self as queries, RequestFilter},
     reports::AreaFilter,
 };
 use signalons_domain::{
-    BoundingBox, CategoryCode, ContactEmail, Description, GeoPoint, Latitude, Longitude,
-    RadiusMetres, ReportSource, ReportStatus,
+    BoundingBox, CategoryCode, ContactEmail, Description, ExternalMediaUrl, GeoPoint, Latitude,
+    Longitude, RadiusMetres, ReportSource, ReportStatus,
+    gazetteer::{AddressQuery, Resolution},
 };
 
 use crate::{
@@ -47,7 +49,9 @@ pub const MAX_RESULTS: i64 = 1000;
 pub const MAX_IDS: usize = 1000;
 const MAX_PAGE: i64 = 10_000;
 const MAX_FIELD_CHARS: usize = 200;
-const MAX_MEDIA_URL_CHARS: usize = 2048;
+/// The largest form a POST may send: a 4,000-character description percent-encoded, the
+/// attributes and the contact fields fit many times over.
+pub const MAX_FORM_BODY_BYTES: usize = 64 * 1024;
 
 /// The answer's format, from the path's suffix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -396,13 +400,14 @@ fn request_json(
     fields.insert("zipcode".into(), Value::Null);
     fields.insert("lat".into(), report.location.y.into());
     fields.insert("long".into(), report.location.x.into());
-    fields.insert(
-        "media_url".into(),
-        media
-            .get(&report.id)
-            .cloned()
-            .map_or(Value::Null, Value::from),
-    );
+    // A photo uploaded to this server first (re-encoded, without metadata); else the link the
+    // client gave, which this server never fetched.
+    let (media_url, media_kind) = match (media.get(&report.id), &report.external_media_url) {
+        (Some(photo), _) => (Value::from(photo.clone()), Value::from("uploaded_photo")),
+        (None, Some(link)) => (Value::from(link.clone()), Value::from("external_link")),
+        (None, None) => (Value::Null, Value::Null),
+    };
+    fields.insert("media_url".into(), media_url);
     if let Some(supporters) = supporters {
         fields.insert(
             "extended_attributes".into(),
@@ -416,6 +421,7 @@ fn request_json(
                 "agency_code": report.department_code,
                 "service_area": report.service_area_name,
                 "closed_datetime": report.closed_at.map(w3c),
+                "media_url_kind": media_kind,
             }),
         );
     }
@@ -558,22 +564,28 @@ fn list_query(
         .map_err(|e| errors.push(e))
         .ok()
         .flatten();
+    // Integrators who sync by update time ask for what changed, however old: the default
+    // window of request dates applies only when no update bound is given.
+    let by_update = params.get("updated_after").is_some() || params.get("updated_before").is_some();
     let window = Duration::days(WINDOW_DAYS);
-    let (start, end) = match (start, end) {
-        (Some(start), Some(end)) => (start, end),
-        (Some(start), None) => (start, start + window),
-        (None, Some(end)) => (end - window, end),
-        (None, None) => (now - window, now),
+    let dates = match (start, end) {
+        (Some(start), Some(end)) => Some((start, end)),
+        (Some(start), None) => Some((start, start + window)),
+        (None, Some(end)) => Some((end - window, end)),
+        (None, None) if by_update => None,
+        (None, None) => Some((now - window, now)),
     };
-    if start > end {
-        errors.push("start_date must not be after end_date".to_owned());
-    } else if end - start > window {
-        errors.push(format!(
-            "start_date and end_date may not span more than {WINDOW_DAYS} days"
-        ));
+    if let Some((start, end)) = dates {
+        if start > end {
+            errors.push("start_date must not be after end_date".to_owned());
+        } else if end - start > window {
+            errors.push(format!(
+                "start_date and end_date may not span more than {WINDOW_DAYS} days"
+            ));
+        }
+        filter.requested_from = Some(start);
+        filter.requested_to = Some(end);
     }
-    filter.requested_from = Some(start);
-    filter.requested_to = Some(end);
     for (name, slot) in [
         ("updated_after", &mut filter.updated_after),
         ("updated_before", &mut filter.updated_before),
@@ -655,8 +667,10 @@ async fn list_requests(state: &AppState, req: &HttpRequest, format: Format) -> A
     let query =
         list_query(&params, slug, Utc::now()).map_err(|e| Open311Error::bad_request(format, e))?;
     let reports = match &query.ids {
-        // The ids override every other filter.
-        Some(ids) => queries::by_ids(&mut conn, ids).await,
+        // The ids override every other filter but the jurisdiction.
+        Some(ids) => {
+            queries::by_ids(&mut conn, query.filter.jurisdiction_slug.as_deref(), ids).await
+        }
         None => queries::list(&mut conn, &query.filter, query.offset, query.limit).await,
     }
     .map_err(Open311Error::database(format))?;
@@ -674,12 +688,9 @@ async fn get_request(state: &AppState, req: &HttpRequest, id: &str, format: Form
     let slug = jurisdiction(&mut conn, &params, format).await?;
     let missing = || Open311Error::not_found(format, format!("no service request `{id}`"));
     let id = request_id(id).ok_or_else(missing)?;
-    let reports: Vec<PublicReport> = queries::by_ids(&mut conn, &[id])
+    let reports: Vec<PublicReport> = queries::by_ids(&mut conn, slug.as_deref(), &[id])
         .await
-        .map_err(Open311Error::database(format))?
-        .into_iter()
-        .filter(|r| slug.as_deref().is_none_or(|s| s == r.jurisdiction_slug))
-        .collect();
+        .map_err(Open311Error::database(format))?;
     if reports.is_empty() {
         return Err(missing());
     }
@@ -697,11 +708,11 @@ async fn get_request(state: &AppState, req: &HttpRequest, id: &str, format: Form
 async fn get_token(state: &AppState, req: &HttpRequest, token: &str, format: Format) -> Answer {
     let params = Params::query(req);
     let mut conn = connection(state, format).await?;
-    jurisdiction(&mut conn, &params, format).await?;
+    let slug = jurisdiction(&mut conn, &params, format).await?;
     // Requests are created synchronously: the token is the request's id.
     let missing = || Open311Error::not_found(format, format!("no token `{token}`"));
     let id = request_id(token).ok_or_else(missing)?;
-    let found = queries::by_ids(&mut conn, &[id])
+    let found = queries::by_ids(&mut conn, slug.as_deref(), &[id])
         .await
         .map_err(Open311Error::database(format))?;
     if found.is_empty() {
@@ -738,23 +749,184 @@ fn bounded(params: &Params, name: &str, max: usize, errors: &mut Vec<String>) ->
     Some(value.to_owned())
 }
 
-async fn create_request(
-    state: &AppState,
+/// The form of a POST, read from the body (at most [`MAX_FORM_BODY_BYTES`]) and the query
+/// string: real clients put `api_key` and `jurisdiction_id` in either.
+async fn read_form(
     req: &HttpRequest,
-    body: &[u8],
+    payload: web::Payload,
     format: Format,
-) -> Answer {
+) -> Result<Params, Open311Error> {
     if !is_form(req) {
         return Err(Open311Error::bad_request(
             format,
             vec!["send the request form-encoded (application/x-www-form-urlencoded)".to_owned()],
         ));
     }
-    let query = Params::query(req);
-    let form = Params::parse(body);
-    // Real clients put api_key and jurisdiction_id in the query string as often as in the body.
-    let mut params = query;
-    params.0.extend(form.0);
+    let too_large = || {
+        Open311Error::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format,
+            format!("the request body must be at most {MAX_FORM_BODY_BYTES} bytes"),
+        )
+    };
+    if crate::extract::declares_more_than(req, MAX_FORM_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let body = crate::extract::read_bounded(payload.into_inner(), MAX_FORM_BODY_BYTES)
+        .await
+        .map_err(|error| match error.code() {
+            "payload_too_large" => too_large(),
+            _ => Open311Error::from_api(format, &error),
+        })?;
+    let mut params = Params::query(req);
+    params.0.extend(Params::parse(&body).0);
+    Ok(params)
+}
+
+/// Where a request is, and the address it is reported at.
+struct Located {
+    position: GeoPoint,
+    address: Option<signalons_domain::Address>,
+    /// The gazetteer's address, when the request named one instead of a point.
+    from_gazetteer: Option<String>,
+}
+
+fn labels(found: &[FoundAddress]) -> String {
+    found
+        .iter()
+        .map(|a| a.label.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The request's location: `lat` + `long`, else `address_id`, else `address_string` found in
+/// the gazetteer. Every problem is added to `errors`.
+async fn locate(
+    conn: &mut signalons_db::AsyncPgConnection,
+    params: &Params,
+    slug: Option<&str>,
+    format: Format,
+    errors: &mut Vec<String>,
+) -> Result<Option<Located>, Open311Error> {
+    let address = match params
+        .get("address_string")
+        .map(|a| signalons_domain::Address::new(a.trim()))
+        .transpose()
+    {
+        Ok(address) => address,
+        Err(violation) => {
+            errors.push(format!("address_string: {}", violation.message));
+            return Ok(None);
+        }
+    };
+    match (params.get("lat"), params.get("long")) {
+        (Some(lat), Some(long)) => {
+            let lat = lat.trim().parse::<f64>().ok().map(Latitude::new);
+            let long = long.trim().parse::<f64>().ok().map(Longitude::new);
+            match (lat, long) {
+                (Some(Ok(lat)), Some(Ok(long))) => {
+                    return Ok(Some(Located {
+                        position: GeoPoint::new(lat, long),
+                        address,
+                        from_gazetteer: None,
+                    }));
+                }
+                (lat, long) => {
+                    if !matches!(lat, Some(Ok(_))) {
+                        errors.push("lat must be a latitude in degrees, -90 to 90".to_owned());
+                    }
+                    if !matches!(long, Some(Ok(_))) {
+                        errors.push("long must be a longitude in degrees, -180 to 180".to_owned());
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            errors.push("lat and long are required together".to_owned());
+            return Ok(None);
+        }
+        (None, None) => {}
+    }
+    let jurisdiction = match slug {
+        Some(slug) => catalog::jurisdiction_id(conn, slug)
+            .await
+            .map_err(Open311Error::database(format))?,
+        None => None,
+    };
+    let found = if let Some(id) = params.get("address_id").map(str::trim) {
+        let known = match id.parse::<i64>() {
+            Ok(number) if number > 0 => signalons_db::gazetteer::by_id(conn, jurisdiction, number)
+                .await
+                .map_err(Open311Error::database(format))?,
+            _ => None,
+        };
+        match known {
+            Some(found) => found,
+            None => {
+                errors.push(format!(
+                    "address_id `{id}` is not an address of this server \
+                     (look addresses up with GET /api/v1/geocode?q=...)"
+                ));
+                return Ok(None);
+            }
+        }
+    } else if let Some(text) = params.get("address_string") {
+        let query = match AddressQuery::parse(text) {
+            Ok(query) => query,
+            Err(violation) => {
+                errors.push(format!("address_string: {}", violation.message));
+                return Ok(None);
+            }
+        };
+        match crate::geocode::place(conn, jurisdiction, &query)
+            .await
+            .map_err(Open311Error::database(format))?
+        {
+            Resolution::Found(found) => found,
+            Resolution::Ambiguous(places) => {
+                errors.push(format!(
+                    "address_string `{}` names several places ({}): add the neighborhood or \
+                     ZIP code, or send lat and long",
+                    text.trim(),
+                    labels(&places)
+                ));
+                return Ok(None);
+            }
+            Resolution::NotFound => {
+                errors.push(format!(
+                    "address_string `{}` is not an address this server knows: send a house \
+                     number and street or two crossing streets, or lat and long",
+                    text.trim()
+                ));
+                return Ok(None);
+            }
+        }
+    } else {
+        errors.push(
+            "a location is required: lat and long, or address_string, or address_id".to_owned(),
+        );
+        return Ok(None);
+    };
+    let position = Latitude::new(found.latitude)
+        .and_then(|lat| Longitude::new(found.longitude).map(|long| GeoPoint::new(lat, long)))
+        .map_err(|violation| Open311Error::internal(format, &violation))?;
+    let address = signalons_domain::Address::new(&found.label)
+        .map_err(|violation| Open311Error::internal(format, &violation))?;
+    Ok(Some(Located {
+        position,
+        address: Some(address),
+        from_gazetteer: Some(found.label),
+    }))
+}
+
+async fn create_request(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    format: Format,
+) -> Answer {
+    let params = read_form(req, payload, format).await?;
     let mut conn = connection(state, format).await?;
     let slug = jurisdiction(&mut conn, &params, format).await?;
 
@@ -764,14 +936,12 @@ async fn create_request(
     let key = params
         .get("api_key")
         .ok_or_else(|| forbidden("an api_key is required to create a service request"))?;
-    if !api_keys::allows(&mut conn, key, api_keys::OPEN311_WRITE)
+    let api_key_id = api_keys::key_with_scope(&mut conn, key, api_keys::OPEN311_WRITE)
         .await
         .map_err(Open311Error::database(format))?
-    {
-        return Err(forbidden(
-            "invalid api_key: unknown, revoked, or without the open311:write scope",
-        ));
-    }
+        .ok_or_else(|| {
+            forbidden("invalid api_key: unknown, revoked, or without the open311:write scope")
+        })?;
     // Each key has its own budget, so one busy integrator cannot starve another.
     state
         .limiter
@@ -801,61 +971,11 @@ async fn create_request(
             }
         },
     };
-    let position = match (params.get("lat"), params.get("long")) {
-        (Some(lat), Some(long)) => {
-            let lat = lat
-                .trim()
-                .parse::<f64>()
-                .map_err(|_| ())
-                .and_then(|v| Latitude::new(v).map_err(|_| ()));
-            let long = long
-                .trim()
-                .parse::<f64>()
-                .map_err(|_| ())
-                .and_then(|v| Longitude::new(v).map_err(|_| ()));
-            match (lat, long) {
-                (Ok(lat), Ok(long)) => Some(GeoPoint::new(lat, long)),
-                (lat, long) => {
-                    if lat.is_err() {
-                        errors.push("lat must be a latitude in degrees, -90 to 90".to_owned());
-                    }
-                    if long.is_err() {
-                        errors.push("long must be a longitude in degrees, -180 to 180".to_owned());
-                    }
-                    None
-                }
-            }
-        }
-        (None, None)
-            if params.get("address_string").is_some() || params.get("address_id").is_some() =>
-        {
-            errors.push(
-                "a position is required: this server has no geocoder, so send lat and long \
-                 (address_string may be sent with them)"
-                    .to_owned(),
-            );
-            None
-        }
-        _ => {
-            errors.push("lat and long are required".to_owned());
-            None
-        }
-    };
+    let located = locate(&mut conn, &params, slug.as_deref(), format, &mut errors).await?;
     let description = match Description::new(params.get("description").unwrap_or_default().trim()) {
         Ok(description) => Some(description),
         Err(violation) => {
             errors.push(violation.message);
-            None
-        }
-    };
-    let address = match params
-        .get("address_string")
-        .map(|a| signalons_domain::Address::new(a.trim()))
-        .transpose()
-    {
-        Ok(address) => address,
-        Err(violation) => {
-            errors.push(format!("address_string: {}", violation.message));
             None
         }
     };
@@ -876,13 +996,19 @@ async fn create_request(
     ] {
         bounded(&params, name, MAX_FIELD_CHARS, &mut errors);
     }
-    if let Some(url) = bounded(&params, "media_url", MAX_MEDIA_URL_CHARS, &mut errors)
-        && !(url.starts_with("https://") || url.starts_with("http://"))
+    let media_url = match params
+        .get("media_url")
+        .map(ExternalMediaUrl::new)
+        .transpose()
     {
-        errors.push("media_url must be an http or https URL".to_owned());
-    }
+        Ok(url) => url,
+        Err(violation) => {
+            errors.push(violation.message);
+            None
+        }
+    };
     // Not in the spec, but honoured as on /api/v1: a retry with the same key makes no second
-    // request.
+    // request. Keys belong to the API key that sent them.
     let key = match req.headers().get(crate::reports::IDEMPOTENCY_KEY) {
         None => None,
         Some(value) => match value
@@ -911,8 +1037,8 @@ async fn create_request(
         }
         None => Value::Null,
     };
-    let (Some(category), Some(position), Some(description), true) =
-        (category, position, description, errors.is_empty())
+    let (Some(category), Some(located), Some(description), true) =
+        (category, located, description, errors.is_empty())
     else {
         return Err(Open311Error::bad_request(format, errors));
     };
@@ -922,20 +1048,22 @@ async fn create_request(
         reporter_id: None,
         device_hash: None,
         category: category_code,
-        position,
+        position: located.position,
         accuracy_m: None,
-        address,
+        address: located.address,
         description,
         contact_email,
         source: ReportSource::Open311,
         attributes,
+        external_media_url: media_url,
+        api_key_id: Some(api_key_id),
     };
     let submitted = submission::submit(&mut conn, &state.catalog, &draft, key.as_ref(), Utc::now())
         .await
         .map_err(|error| match error {
             SubmitError::OutsideJurisdiction => Open311Error::bad_request(
                 format,
-                vec!["lat/long is outside every jurisdiction served here".to_owned()],
+                vec!["the location is outside every jurisdiction served here".to_owned()],
             ),
             SubmitError::UnknownCategory(code) => Open311Error::bad_request(
                 format,
@@ -945,7 +1073,7 @@ async fn create_request(
             ),
             SubmitError::KeyReused => Open311Error::bad_request(
                 format,
-                vec!["this request was already made differently".to_owned()],
+                vec!["this Idempotency-Key was already used for a different request".to_owned()],
             ),
             SubmitError::AccountRequired(code) => Open311Error::bad_request(
                 format,
@@ -955,11 +1083,15 @@ async fn create_request(
             ),
             SubmitError::Database(error) => Open311Error::internal(format, &error),
         })?;
-    let notice = if submitted.linked {
+    let mut notice = if submitted.linked {
         "This problem was already reported; your request joins it and makes it more urgent."
+            .to_owned()
     } else {
-        "Request received and routed to the responsible service."
+        "Request received and routed to the responsible service.".to_owned()
     };
+    if let Some(label) = located.from_gazetteer {
+        notice.push_str(&format!(" Located at {label}."));
+    }
     let id = submitted.report_id.to_string();
     ok(
         format,
@@ -993,10 +1125,10 @@ async fn top_post(
     state: web::Data<AppState>,
     req: HttpRequest,
     file: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Answer {
     match split_format(&file) {
-        Some(("requests", format)) => create_request(&state, &req, &body, format).await,
+        Some(("requests", format)) => create_request(&state, &req, payload, format).await,
         _ => Err(unknown(&req)),
     }
 }
