@@ -4,9 +4,14 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use postgis_diesel::functions::st_d_within;
+use signalons_domain::{
+    ReportStatus,
+    status::{InvalidTransition, Transition, status_of_reports},
+};
 
 use crate::{
     Point,
+    jobs::parse_status,
     models::{CandidateIncident, NewReport, NewReportEvent, PublicIncident},
     reports::record_event,
     schema::{categories, incident_supports, incidents, jurisdictions, report_events, reports},
@@ -241,14 +246,16 @@ pub async fn is_open(conn: &mut AsyncPgConnection, incident: i64) -> QueryResult
 }
 
 /// Closes `report` with `status` at `at`, with a public `explanation`; its incident closes too
-/// when no report of it remains open. (Replays of history close reports this way.)
+/// when no report of it remains open. (Replays of history close reports this way.) Both moves go
+/// through the status machine: when either is refused nothing is written. `NotFound` when the
+/// report is unknown or already closed.
 pub async fn close_report(
     conn: &mut AsyncPgConnection,
     report: i64,
-    status: &str,
+    status: ReportStatus,
     explanation: &str,
     at: DateTime<Utc>,
-) -> QueryResult<()> {
+) -> QueryResult<Result<(), InvalidTransition>> {
     conn.transaction(async |conn| {
         let (incident, previous) = reports::table
             .find(report)
@@ -257,9 +264,32 @@ pub async fn close_report(
             .for_update()
             .first::<(i64, String)>(conn)
             .await?;
+        let closing = match Transition::new(parse_status(&previous)?, status) {
+            Ok(closing) => closing,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let incident_status = incidents::table
+            .find(incident)
+            .select(incidents::status)
+            .for_update()
+            .first::<String>(conn)
+            .await?;
+        let others_open = diesel::select(diesel::dsl::exists(
+            reports::table
+                .filter(reports::incident_id.eq(incident))
+                .filter(reports::id.ne(report))
+                .filter(reports::closed_at.is_null()),
+        ))
+        .get_result::<bool>(conn)
+        .await?;
+        if !others_open
+            && let Err(refused) = Transition::joining(parse_status(&incident_status)?, status)
+        {
+            return Ok(Err(refused));
+        }
         diesel::update(reports::table.find(report))
             .set((
-                reports::status.eq(status),
+                reports::status.eq(closing.to().as_str()),
                 reports::closed_at.eq(at),
                 reports::updated_at.eq(at),
             ))
@@ -270,32 +300,25 @@ pub async fn close_report(
             NewReportEvent {
                 report_id: report,
                 kind: "status_changed",
-                status_from: Some(&previous),
-                status_to: Some(status),
+                status_from: Some(closing.from().as_str()),
+                status_to: Some(closing.to().as_str()),
                 body: explanation,
                 is_internal: false,
                 created_at: at,
             },
         )
         .await?;
-        let still_open = diesel::select(diesel::dsl::exists(
-            reports::table
-                .filter(reports::incident_id.eq(incident))
-                .filter(reports::closed_at.is_null()),
-        ))
-        .get_result::<bool>(conn)
-        .await?;
-        if !still_open {
+        if !others_open {
             diesel::update(incidents::table.find(incident))
                 .set((
-                    incidents::status.eq(status),
+                    incidents::status.eq(status.as_str()),
                     incidents::closed_at.eq(at),
                     incidents::updated_at.eq(at),
                 ))
                 .execute(conn)
                 .await?;
         }
-        Ok(())
+        Ok(Ok(()))
     })
     .await
 }
@@ -352,7 +375,12 @@ pub async fn merge(
         let moving: Vec<(i64, i64, String, DateTime<Utc>)> = reports::table
             .filter(reports::id.eq_any(members))
             .filter(reports::incident_id.ne(keeper))
-            .select((reports::id, reports::incident_id, reports::status, reports::created_at))
+            .select((
+                reports::id,
+                reports::incident_id,
+                reports::status,
+                reports::created_at,
+            ))
             .for_update()
             .load(conn)
             .await?;
@@ -377,24 +405,51 @@ pub async fn merge(
                 created_at: *created_at,
             })
             .collect();
-        diesel::insert_into(report_events::table).values(&events).execute(conn).await?;
+        diesel::insert_into(report_events::table)
+            .values(&events)
+            .execute(conn)
+            .await?;
         diesel::sql_query(
             "UPDATE incidents i SET report_count = agg.reports, \
                  supporters_count = agg.reports - 1 + \
                      (SELECT count(*) FROM incident_supports s WHERE s.incident_id = i.id), \
                  last_reported_at = agg.last_reported, \
-                 closed_at = agg.closed_at, \
-                 status = agg.latest_status, \
                  updated_at = greatest(i.updated_at, agg.last_reported) \
-             FROM (SELECT count(*)::int AS reports, max(created_at) AS last_reported, \
-                          CASE WHEN bool_or(closed_at IS NULL) THEN NULL ELSE max(closed_at) END AS closed_at, \
-                          (array_agg(status ORDER BY created_at DESC, id DESC))[1] AS latest_status \
+             FROM (SELECT count(*)::int AS reports, max(created_at) AS last_reported \
                    FROM reports WHERE incident_id = $1) AS agg \
              WHERE i.id = $1",
         )
         .bind::<diesel::sql_types::BigInt, _>(keeper)
         .execute(conn)
         .await?;
+        // The keeper's status is rebuilt from its reports by the domain's rule, so it is always
+        // one of the machine's statuses and agrees with whether the incident is closed.
+        let members: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = reports::table
+            .filter(reports::incident_id.eq(keeper))
+            .select((reports::status, reports::created_at, reports::closed_at))
+            .load(conn)
+            .await?;
+        let statuses = members
+            .iter()
+            .map(|(status, created_at, _)| Ok((parse_status(status)?, *created_at)))
+            .collect::<QueryResult<Vec<_>>>()?;
+        if let Some(status) = status_of_reports(&statuses) {
+            let closed_at = if status.is_closed() {
+                members
+                    .iter()
+                    .filter_map(|(_, _, closed_at)| *closed_at)
+                    .max()
+            } else {
+                None
+            };
+            diesel::update(incidents::table.find(keeper))
+                .set((
+                    incidents::status.eq(status.as_str()),
+                    incidents::closed_at.eq(closed_at),
+                ))
+                .execute(conn)
+                .await?;
+        }
         diesel::delete(
             incidents::table
                 .filter(incidents::id.eq_any(&emptied))

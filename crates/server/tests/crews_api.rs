@@ -1375,3 +1375,170 @@ async fn a_route_change_reaches_the_next_report_at_once_and_other_replicas_withi
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The public history of report `id`.
+async fn events_of(app: &TestApp, report: &Value) -> Vec<Value> {
+    let (status, events) = app
+        .get_json(&format!("/api/v1/reports/{}/events", report["id"]))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    events["items"]
+        .as_array()
+        .or(events.as_array())
+        .cloned()
+        .unwrap_or_else(|| panic!("events: {events}"))
+}
+
+async fn public_status(app: &TestApp, report: &Value) -> Value {
+    let (_, body) = app
+        .get_json(&format!("/api/v1/reports/{}", report["id"]))
+        .await;
+    body["status"].clone()
+}
+
+#[tokio::test]
+async fn merges_go_through_the_status_machine_and_never_into_a_closed_job() {
+    let app = TestApp::spawn().await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let dispatcher = app.staff("dispatcher", &[&department]).await;
+    let behind = report(&app, DORCHESTER, "pothole", json!({})).await;
+    let ahead = report(
+        &app,
+        (DORCHESTER.0 + 0.0014, DORCHESTER.1),
+        "pothole",
+        json!({}),
+    )
+    .await;
+    let behind_job = behind["incident_id"].as_i64().unwrap();
+    let ahead_job = ahead["incident_id"].as_i64().unwrap();
+    let (status, _) = act(
+        &app,
+        &dispatcher,
+        ahead_job,
+        "status",
+        1,
+        Some(json!({"status": "in_progress", "explanation": "A crew is on it."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Merging the job in progress into the one just submitted would move its report back.
+    let (status, refused) = act(
+        &app,
+        &dispatcher,
+        behind_job,
+        "merge",
+        1,
+        Some(json!({"incident_ids": [ahead_job], "explanation": "Same hole."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["code"], "invalid_transition");
+    assert_eq!(public_status(&app, &ahead).await, "in_progress");
+    let (_, untouched) = app
+        .get_json(&format!("/api/v1/incidents/{ahead_job}"))
+        .await;
+    assert_eq!(untouched["status"], "in_progress");
+    assert_eq!(untouched["merged_into"], Value::Null);
+
+    // The other way round the report that was behind catches up, and its history says from what.
+    let (status, merged) = act(
+        &app,
+        &dispatcher,
+        ahead_job,
+        "merge",
+        2,
+        Some(json!({"incident_ids": [behind_job], "explanation": "Same hole."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{merged}");
+    assert_eq!(public_status(&app, &behind).await, "in_progress");
+    let events = events_of(&app, &behind).await;
+    let merge_event = events.iter().find(|e| e["kind"] == "merged").unwrap();
+    assert_eq!(merge_event["status_from"], "submitted");
+    assert_eq!(merge_event["status_to"], "in_progress");
+
+    // A status change of the incident reaches both of its reports and both histories.
+    let (status, resolved) = act(
+        &app,
+        &dispatcher,
+        ahead_job,
+        "status",
+        merged["version"].as_i64().unwrap(),
+        Some(json!({"status": "resolved", "explanation": "Both ends filled with asphalt."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    for report in [&ahead, &behind] {
+        assert_eq!(public_status(&app, report).await, "resolved");
+        let last = events_of(&app, report).await.last().cloned().unwrap();
+        assert_eq!(last["kind"], "status_changed");
+        assert_eq!(last["status_from"], "in_progress");
+        assert_eq!(last["status_to"], "resolved");
+        assert_eq!(last["explanation"], "Both ends filled with asphalt.");
+    }
+
+    // Nothing merges into a closed job: its new reports would close without anyone deciding.
+    let late = report(
+        &app,
+        (DORCHESTER.0 - 0.0014, DORCHESTER.1),
+        "pothole",
+        json!({}),
+    )
+    .await;
+    let late_job = late["incident_id"].as_i64().unwrap();
+    assert_ne!(late_job, ahead_job);
+    let (status, refused) = act(
+        &app,
+        &dispatcher,
+        ahead_job,
+        "merge",
+        resolved["version"].as_i64().unwrap(),
+        Some(json!({"incident_ids": [late_job], "explanation": "Same hole again."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["code"], "job_closed");
+    assert_eq!(refused["current"]["status"], "resolved");
+    assert_eq!(public_status(&app, &late).await, "submitted");
+    let (_, late_incident) = app.get_json(&format!("/api/v1/incidents/{late_job}")).await;
+    assert_eq!(late_incident["status"], "submitted");
+    assert_eq!(late_incident["report_count"], 1);
+}
+
+/// Replays of history close reports one by one; those closings go through the status machine
+/// too: a status that closes nothing, or a move it forbids, writes nothing.
+#[tokio::test]
+async fn closing_a_report_directly_follows_the_status_machine() {
+    use signalons_domain::ReportStatus;
+    let app = TestApp::spawn().await;
+    let created = report(&app, DORCHESTER, "pothole", json!({})).await;
+    let id = created["id"].as_i64().unwrap();
+    let mut conn = app.db.connect().await;
+    let now = chrono::Utc::now();
+    for wrong in [ReportStatus::Submitted, ReportStatus::Reopened] {
+        let refused = signalons_db::incidents::close_report(&mut conn, id, wrong, "No.", now)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(refused.to, wrong);
+    }
+    assert_eq!(public_status(&app, &created).await, "submitted");
+    assert_eq!(events_of(&app, &created).await.len(), 1);
+    signalons_db::incidents::close_report(
+        &mut conn,
+        id,
+        ReportStatus::Rejected,
+        "Private land.",
+        now,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(public_status(&app, &created).await, "rejected");
+    let (_, incident) = app
+        .get_json(&format!("/api/v1/incidents/{}", created["incident_id"]))
+        .await;
+    assert_eq!(incident["status"], "rejected");
+    assert!(incident["closed_at"].is_string());
+}
