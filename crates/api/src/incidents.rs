@@ -12,10 +12,9 @@ use utoipa::ToSchema;
 use crate::{
     AppState,
     auth::{MaybeAuthenticated, device_hash, sha256},
-    client_ip,
     error::{ApiError, Problem},
     extract::JsonBody,
-    rate_limit::Limited,
+    rate_limit::{Identity, Limited},
     reports::{Named, check},
 };
 
@@ -163,9 +162,9 @@ pub async fn support_incident(
         Some(actor) => sha256(&format!("account:{}", actor.user_id)),
         None => device_hash(device_id.as_str()),
     };
-    let mut identities = vec![format!("ip:{}", client_ip(&req))];
+    let mut identities = vec![Identity::client(&req)];
     if let Some(actor) = &caller {
-        identities.push(format!("account:{}", actor.user_id));
+        identities.push(Identity::Account(actor.user_id));
     }
     state.limiter.check(Limited::Support, &identities)?;
     let mut conn = state.pool.get().await?;

@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod catalog;
 pub mod catalog_cache;
+pub mod client_ip;
 mod cursor;
 pub mod error;
 pub mod extract;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub photos: Arc<PhotoService>,
     /// Categories and routing rules, kept for a second (cleared by admin changes).
     pub catalog: Arc<catalog_cache::CatalogCache>,
+    /// The load balancers whose `X-Forwarded-For` names the client (none by default).
+    pub trusted_proxies: Arc<client_ip::TrustedProxies>,
 }
 
 impl AppState {
@@ -69,6 +72,15 @@ impl AppState {
             live: LiveQueue::new(),
             photos: Arc::new(photos),
             catalog: Arc::new(catalog_cache::CatalogCache::default()),
+            trusted_proxies: Arc::new(client_ip::TrustedProxies::default()),
+        }
+    }
+
+    /// The same state, believing `X-Forwarded-For` from `proxies`.
+    pub fn with_trusted_proxies(self, proxies: client_ip::TrustedProxies) -> Self {
+        Self {
+            trusted_proxies: Arc::new(proxies),
+            ..self
         }
     }
 }
@@ -80,13 +92,6 @@ impl std::fmt::Debug for AppState {
             .field("auth", &self.auth)
             .finish()
     }
-}
-
-/// The address a request came from, as the socket says (a reverse proxy's own address when
-/// there is one: rate limits then apply to the proxy as a whole).
-pub fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
 }
 
 struct BearerAuth;

@@ -24,11 +24,11 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     AppState,
     auth::{MaybeAuthenticated, device_hash},
-    client_ip, cursor,
+    cursor,
     error::{ApiError, FieldError, Problem},
     extract::{JsonBody, QueryParams},
     photos::{self, Photo, StoredPhotos},
-    rate_limit::Limited,
+    rate_limit::{Identity, Limited},
     submission::{self, ReportDraft, ScoredCandidate, SubmitError},
 };
 
@@ -402,7 +402,7 @@ async fn read_submission(
     req: &HttpRequest,
     state: &AppState,
     payload: web::Payload,
-    identities: &[String],
+    identities: &[Identity],
 ) -> Result<Submission, ApiError> {
     if !photos::is_multipart(req) {
         let mut payload = payload.into_inner();
@@ -500,9 +500,9 @@ pub async fn create_report(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let mut identities = vec![format!("ip:{}", client_ip(&req))];
+    let mut identities = vec![Identity::client(&req)];
     if let Some(actor) = &caller {
-        identities.push(format!("account:{}", actor.user_id));
+        identities.push(Identity::Account(actor.user_id));
     }
     let sent = read_submission(&req, &state, payload, &identities).await?;
     let mut draft = sent.report.validate()?;

@@ -424,7 +424,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.photo_limits(),
         config.photos_per_report.max(1),
     );
-    let state = AppState::new(pool, auth, config.rate_limits(), photos);
+    let proxies = config
+        .trusted_proxies()
+        .context("trusted_proxies lists addresses or CIDR ranges")?;
+    let state =
+        AppState::new(pool, auth, config.rate_limits(), photos).with_trusted_proxies(proxies);
     signalons_api::serve(listener, state, settings)?.await?;
     Ok(())
 }

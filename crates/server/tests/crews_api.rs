@@ -1542,3 +1542,248 @@ async fn closing_a_report_directly_follows_the_status_machine() {
     assert_eq!(incident["status"], "rejected");
     assert!(incident["closed_at"].is_string());
 }
+
+/// Signs up a resident and returns their access token.
+async fn resident(app: &TestApp, email: &str) -> String {
+    let (status, session, _) = call(
+        app,
+        Method::POST,
+        "/api/v1/auth/register",
+        None,
+        &[],
+        Some(json!({"email": email, "password": "correct horse battery"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    session["access_token"].as_str().unwrap().to_owned()
+}
+
+fn assert_limited(status: StatusCode, body: &Value, headers: &reqwest::header::HeaderMap) {
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["code"], "rate_limited");
+    let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+}
+
+/// Everything in these tests comes from 127.0.0.1; with an IP allowed many times an account's
+/// rate, the per-account (and per-key) limits are what refuses, and only the one spent.
+#[tokio::test]
+async fn accounts_and_keys_have_their_own_limits_behind_one_address() {
+    let limits = signalons_api::rate_limit::RateLimits {
+        reports_per_minute: 2,
+        supports_per_minute: 2,
+        app_requests_per_minute: 2,
+        ip_factor: 2,
+        ..generous_limits()
+    };
+    let app = TestApp::spawn_with(TestDatabase::new(Contents::BostonCatalog).await, limits).await;
+    let ada = resident(&app, "ada@example.org").await;
+    let bob = resident(&app, "bob@example.org").await;
+    let pothole =
+        json!({"category": "pothole", "latitude": DORCHESTER.0, "longitude": DORCHESTER.1});
+
+    // Reports: Ada's two, then Ada is refused while Bob, from the same address, is not.
+    for _ in 0..2 {
+        let (status, body, _) = call(
+            &app,
+            Method::POST,
+            "/api/v1/reports",
+            Some(&ada),
+            &[],
+            Some(pothole.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body, headers) = call(
+        &app,
+        Method::POST,
+        "/api/v1/reports",
+        Some(&ada),
+        &[],
+        Some(pothole.clone()),
+    )
+    .await;
+    assert_limited(status, &body, &headers);
+    let (status, _, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/reports",
+        Some(&bob),
+        &[],
+        Some(pothole.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.db.count("reports").await, 3);
+
+    // Supports: the same, and the address's own budget (2 × 2) ends the anonymous ones. (The
+    // problems to support are reported through another replica, which counts on its own.)
+    let replica = app.replica();
+    let mut incidents = Vec::new();
+    for (lat, long) in [
+        BACK_BAY,
+        (42.3390, -71.0950),
+        (42.3601, -71.0589),
+        (42.3150, -71.0900),
+    ] {
+        let response = app
+            .client
+            .post(replica.url("/api/v1/reports"))
+            .json(&json!({"category": "graffiti", "latitude": lat, "longitude": long}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        incidents.push(response.json::<Value>().await.unwrap()["incident_id"].clone());
+    }
+    let support = async |token: Option<&str>, incident: &Value, device: &str| {
+        call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/incidents/{incident}/supports"),
+            token,
+            &[],
+            Some(json!({"device_id": device})),
+        )
+        .await
+    };
+    for incident in &incidents[..2] {
+        let (status, body, _) = support(Some(&ada), incident, "ada-phone-0001").await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body, headers) = support(Some(&ada), &incidents[2], "ada-phone-0001").await;
+    assert_limited(status, &body, &headers);
+    for incident in &incidents[2..4] {
+        let (status, body, _) = support(Some(&bob), incident, "bob-phone-0001").await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let supports_before = app.db.count("incident_supports").await;
+    assert_eq!(supports_before, 4);
+    let (status, body, headers) = support(None, &incidents[3], "anonymous-phone-1").await;
+    assert_limited(status, &body, &headers);
+    assert_eq!(app.db.count("incident_supports").await, supports_before);
+
+    // Apps: each API key has its own budget on the webhook endpoints.
+    let mut conn = app.db.connect().await;
+    let mut keys = Vec::new();
+    for name in ["first app", "second app"] {
+        let key = signalons_api::api_keys::create(
+            &mut conn,
+            name,
+            &[signalons_api::api_keys::WEBHOOKS.to_owned()],
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+        .key;
+        keys.push(key);
+    }
+    for _ in 0..2 {
+        let (status, body, _) = call(
+            &app,
+            Method::GET,
+            "/api/v1/webhooks",
+            None,
+            &[("X-Api-Key", &keys[0])],
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body, headers) = call(
+        &app,
+        Method::GET,
+        "/api/v1/webhooks",
+        None,
+        &[("X-Api-Key", &keys[0])],
+        None,
+    )
+    .await;
+    assert_limited(status, &body, &headers);
+    let (status, body, headers) = call(
+        &app,
+        Method::POST,
+        "/api/v1/webhooks",
+        None,
+        &[("X-Api-Key", &keys[0])],
+        Some(
+            json!({"jurisdiction": "boston", "url": "http://127.0.0.1:9/hook",
+                    "secret": "a secret of sixteen+", "events": ["report.created"]}),
+        ),
+    )
+    .await;
+    assert_limited(status, &body, &headers);
+    assert_eq!(app.db.count("webhook_subscriptions").await, 0);
+    let (status, _, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/webhooks",
+        None,
+        &[("X-Api-Key", &keys[1])],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// Behind a load balancer every request comes from the balancer: with it trusted, the client
+/// named in `X-Forwarded-For` is what is counted; without, the header is ignored (anyone can
+/// write it).
+#[tokio::test]
+async fn the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy() {
+    let limits = signalons_api::rate_limit::RateLimits {
+        login_per_minute: 1,
+        ..generous_limits()
+    };
+    let login = async |app: &TestApp, email: &str, forwarded_for: &str| {
+        call(
+            app,
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            &[("X-Forwarded-For", forwarded_for)],
+            Some(json!({"email": email, "password": "wrong password!!"})),
+        )
+        .await
+        .0
+    };
+    let proxies = signalons_api::client_ip::TrustedProxies::parse(&["127.0.0.0/8"]).unwrap();
+    let behind = TestApp::spawn_behind(
+        TestDatabase::new(Contents::BostonCatalog).await,
+        limits,
+        proxies,
+    )
+    .await;
+    assert_eq!(
+        login(&behind, "a@example.org", "203.0.113.1").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&behind, "b@example.org", "203.0.113.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client through the same balancer has its own budget...
+    assert_eq!(
+        login(&behind, "c@example.org", "203.0.113.2").await,
+        StatusCode::UNAUTHORIZED
+    );
+    // ...and a client cannot dodge its own by writing another address before it: the balancer
+    // appends the real one, which is what counts.
+    assert_eq!(
+        login(&behind, "d@example.org", "198.51.100.77, 203.0.113.2").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    let direct =
+        TestApp::spawn_with(TestDatabase::new(Contents::BostonCatalog).await, limits).await;
+    assert_eq!(
+        login(&direct, "a@example.org", "203.0.113.1").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&direct, "c@example.org", "203.0.113.2").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "an untrusted peer's header changes nothing"
+    );
+}

@@ -11,7 +11,9 @@ use std::{
 
 use diesel::{QueryableByName, sql_types::BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use signalons_api::{AppState, HttpSettings, auth::AuthSettings, rate_limit::RateLimits};
+use signalons_api::{
+    AppState, HttpSettings, auth::AuthSettings, client_ip::TrustedProxies, rate_limit::RateLimits,
+};
 
 mod peers;
 pub mod photos;
@@ -289,6 +291,8 @@ pub fn generous_limits() -> RateLimits {
         login_per_minute: 10_000,
         reports_per_minute: 10_000,
         supports_per_minute: 10_000,
+        app_requests_per_minute: 10_000,
+        ip_factor: 1,
     }
 }
 
@@ -319,6 +323,16 @@ impl TestApp {
 
     /// A server over `db` with these rate limits.
     pub async fn spawn_with(db: TestDatabase, limits: RateLimits) -> Self {
+        Self::spawn_behind(db, limits, TrustedProxies::default()).await
+    }
+
+    /// A server over `db` with these rate limits, believing `X-Forwarded-For` from `proxies`
+    /// (as behind a load balancer).
+    pub async fn spawn_behind(
+        db: TestDatabase,
+        limits: RateLimits,
+        proxies: TrustedProxies,
+    ) -> Self {
         let mail = MailSink::start().await;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let photo_dir = std::env::temp_dir().join(format!(
@@ -326,7 +340,7 @@ impl TestApp {
             std::process::id(),
             signalons_media::new_storage_key()
         ));
-        let (address, handle, delivery) = start_server(&db.url, limits, &mail, &photo_dir);
+        let (address, handle, delivery) = start_server(&db.url, limits, proxies, &mail, &photo_dir);
         let client = reqwest::Client::builder().build().expect("http client");
         Self {
             address,
@@ -342,8 +356,13 @@ impl TestApp {
     /// Another server over the same database, as a second replica behind a load balancer
     /// (with its own outbox worker, sending mail to the same sink).
     pub fn replica(&self) -> Replica {
-        let (address, handle, delivery) =
-            start_server(&self.db.url, generous_limits(), &self.mail, &self.photo_dir);
+        let (address, handle, delivery) = start_server(
+            &self.db.url,
+            generous_limits(),
+            TrustedProxies::default(),
+            &self.mail,
+            &self.photo_dir,
+        );
         Replica {
             address,
             handle,
@@ -490,6 +509,7 @@ pub fn test_photos(dir: &std::path::Path) -> signalons_api::photos::PhotoService
 fn start_server(
     url: &str,
     limits: RateLimits,
+    proxies: TrustedProxies,
     mail: &MailSink,
     photo_dir: &std::path::Path,
 ) -> (
@@ -508,7 +528,8 @@ fn start_server(
     let delivery = signalons_delivery::Worker::new(pool.clone(), test_delivery(mail))
         .expect("delivery settings")
         .spawn();
-    let state = AppState::new(pool, test_auth(), limits, test_photos(photo_dir));
+    let state = AppState::new(pool, test_auth(), limits, test_photos(photo_dir))
+        .with_trusted_proxies(proxies);
     let server = signalons_api::serve(listener, state, settings).expect("serve");
     let handle = server.handle();
     tokio::spawn(server);

@@ -31,7 +31,7 @@ use signalons_domain::{
 use crate::{
     AppState, api_keys,
     error::ApiError,
-    rate_limit::Limited,
+    rate_limit::{Identity, Limited},
     submission::{self, ReportDraft, SubmitError},
 };
 
@@ -777,10 +777,7 @@ async fn create_request(
         .limiter
         .check(
             Limited::Report,
-            &[
-                format!("ip:{}", crate::client_ip(req)),
-                format!("key:{}", crate::auth::hex(&crate::auth::sha256(key.trim()))),
-            ],
+            &[Identity::client(req), Identity::api_key(key)],
         )
         .map_err(|error| Open311Error::from_api(format, &error))?;
 
