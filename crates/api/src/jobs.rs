@@ -1029,18 +1029,33 @@ pub async fn retry_delivery(
     Ok(web::Json(Delivery::from(message)))
 }
 
-/// One staff action on a job.
+/// One staff action.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
-    /// The staff member who acted.
+    /// The staff member who acted (absent for the command line and other systems).
     pub actor_id: Option<i64>,
-    /// `job.take`, `job.release`, `job.assign`, `job.status`...
+    /// `<object>.<verb>`: `job.take`, `job.status`, `staff.create`, `category.put`...
     pub action: String,
+    /// The id of what was acted on (a job, a staff account, a category...).
+    pub target_id: Option<i64>,
     /// What changed, including internal notes.
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
     pub created_at: DateTime<Utc>,
+}
+
+impl From<accounts::AuditEntry> for AuditEntry {
+    fn from(e: accounts::AuditEntry) -> Self {
+        Self {
+            id: e.id,
+            actor_id: e.actor_id,
+            action: e.action,
+            target_id: e.target_id,
+            detail: e.detail,
+            created_at: e.created_at,
+        }
+    }
 }
 
 /// Every staff action on a job, newest first, internal notes included (staff only).
@@ -1069,19 +1084,16 @@ pub async fn job_audit(
     let entries = accounts::audit_entries(
         &mut conn,
         found.jurisdiction_id,
-        Some(("job", id)),
-        None,
+        accounts::AuditFilter {
+            object: Some("job"),
+            target_id: Some(id),
+            before: None,
+        },
         200,
     )
     .await?
     .into_iter()
-    .map(|e| AuditEntry {
-        id: e.id,
-        actor_id: e.actor_id,
-        action: e.action,
-        detail: e.detail,
-        created_at: e.created_at,
-    })
+    .map(AuditEntry::from)
     .collect();
     Ok(web::Json(entries))
 }

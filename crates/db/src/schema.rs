@@ -27,6 +27,7 @@ diesel::table! {
         channel -> Text,
         channel_config -> Jsonb,
         created_at -> Timestamptz,
+        active -> Bool,
     }
 }
 
@@ -65,6 +66,7 @@ diesel::table! {
         priority -> Int4,
         geom -> Geometry,
         created_at -> Timestamptz,
+        active -> Bool,
     }
 }
 

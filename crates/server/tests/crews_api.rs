@@ -1787,3 +1787,480 @@ async fn the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_pro
         "an untrusted peer's header changes nothing"
     );
 }
+
+/// `(department code, service area code)` where a report of `category` at `place` would go.
+async fn routed(app: &TestApp, (lat, long): (f64, f64), category: &str) -> (Value, Value) {
+    let (status, preview) = app
+        .get_json(&format!(
+            "/api/v1/routing?lat={lat}&long={long}&category={category}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    (
+        preview["department"]["code"].clone(),
+        preview["service_area"]["code"].clone(),
+    )
+}
+
+/// The actions of the city's audit log, newest first.
+async fn audited_actions(app: &TestApp, admin: &Staff, query: &str) -> Vec<Value> {
+    let (status, entries) = get(app, &format!("/api/v1/admin/audit{query}"), &admin.token).await;
+    assert_eq!(status, StatusCode::OK, "{entries}");
+    entries.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn admins_list_retire_and_delete_what_they_define_and_every_change_is_audited() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", &[]).await;
+    let dispatcher = app.staff("dispatcher", &["PWD"]).await;
+    let send = async |method: Method, path: &str, body: Option<Value>| {
+        let (status, body, _) = call(&app, method, path, Some(&admin.token), &[], body).await;
+        (status, body)
+    };
+    for path in [
+        "/api/v1/admin/departments",
+        "/api/v1/admin/categories",
+        "/api/v1/admin/areas",
+        "/api/v1/admin/routes",
+        "/api/v1/admin/audit",
+        "/api/v1/admin/jurisdiction",
+    ] {
+        let (status, body) = get(&app, path, &dispatcher.token).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(body["code"], "admin_only");
+    }
+    let (status, departments) = get(&app, "/api/v1/admin/departments", &admin.token).await;
+    assert_eq!(status, StatusCode::OK);
+    let pwd = departments
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "PWD")
+        .unwrap();
+    assert_eq!(pwd["active"], true);
+
+    // Two winter categories of one dedup group, each routed city-wide by its definition.
+    let (status, _) = send(
+        Method::PUT,
+        "/api/v1/admin/departments/SNOW",
+        Some(json!({"name": "Snow Desk"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    for (code, department) in [("icy_sidewalk", "SNOW"), ("snow_drift", "PWD")] {
+        let (status, body) = send(
+            Method::PUT,
+            &format!("/api/v1/admin/categories/{code}"),
+            Some(
+                json!({"name": code, "group": "Snow", "dedup_group": "winter_hazard",
+                "department": department, "default_priority": 2, "dedup_radius_m": 40,
+                "dedup_window_days": 7, "allow_anonymous": true, "sla_days": 1}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    // A route for the whole dedup group applies to a category without a route of its own.
+    let (status, body) = send(
+        Method::PUT,
+        "/api/v1/admin/routes",
+        Some(json!({"dedup_group": "winter_hazard", "department": "SNOW"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, routes) = get(&app, "/api/v1/admin/routes", &admin.token).await;
+    assert!(routes.as_array().unwrap().contains(
+        &json!({"category": null, "dedup_group": "winter_hazard", "area": null, "department": "SNOW"})
+    ), "{routes}");
+    assert_eq!(
+        routed(&app, BACK_BAY, "snow_drift").await.0,
+        "PWD",
+        "its own route first"
+    );
+    let (status, _) = send(
+        Method::DELETE,
+        "/api/v1/admin/routes?category=snow_drift",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(routed(&app, BACK_BAY, "snow_drift").await.0, "SNOW");
+    let (status, body) = send(
+        Method::DELETE,
+        "/api/v1/admin/routes?category=snow_drift",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "route_not_found");
+    for (bad, field, code) in [
+        (
+            json!({"category": "snow_drift", "dedup_group": "winter_hazard", "department": "PWD"}),
+            "dedup_group",
+            "conflicting_fields",
+        ),
+        (json!({"department": "PWD"}), "category", "missing_field"),
+        (
+            json!({"dedup_group": "no_such_group", "department": "PWD"}),
+            "dedup_group",
+            "not_found",
+        ),
+    ] {
+        let (status, body) = send(Method::PUT, "/api/v1/admin/routes", Some(bad)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+        assert_eq!(body["errors"][0]["code"], code, "{body}");
+    }
+
+    // A department that still receives work cannot be retired; once rerouted it can, and then
+    // takes no new route, category or staff member.
+    let (status, body) = send(
+        Method::PATCH,
+        "/api/v1/admin/departments/SNOW",
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "department_in_use");
+    for (path, route) in [
+        (
+            "/api/v1/admin/routes",
+            json!({"category": "icy_sidewalk", "department": "PWD"}),
+        ),
+        (
+            "/api/v1/admin/routes",
+            json!({"dedup_group": "winter_hazard", "department": "PWD"}),
+        ),
+    ] {
+        let (status, _) = send(Method::PUT, path, Some(route)).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let (status, body) = send(
+        Method::PATCH,
+        "/api/v1/admin/departments/SNOW",
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, departments) = get(&app, "/api/v1/admin/departments", &admin.token).await;
+    let snow = departments
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "SNOW")
+        .unwrap()
+        .clone();
+    assert_eq!(snow["active"], false);
+    let (status, body) = send(
+        Method::PUT,
+        "/api/v1/admin/routes",
+        Some(json!({"category": "snow_drift", "department": "SNOW"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["code"], "inactive_department");
+    let (status, body) = send(
+        Method::POST,
+        "/api/v1/admin/staff",
+        Some(
+            json!({"email": "plow@city.example.org", "password": "a long enough password",
+                    "role": "crew", "departments": ["SNOW"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["code"], "inactive_department");
+
+    // A retired category is no longer offered nor reported; its definition stays listed.
+    let (status, _) = send(
+        Method::PATCH,
+        "/api/v1/admin/categories/snow_drift",
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, offered) = app.get_json("/api/v1/categories").await;
+    assert!(!offered.to_string().contains("snow_drift"));
+    let response = app
+        .post_json(
+            "/api/v1/reports",
+            &json!({"category": "snow_drift", "latitude": BACK_BAY.0, "longitude": BACK_BAY.1}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, categories) = get(&app, "/api/v1/admin/categories", &admin.token).await;
+    let drift = categories
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "snow_drift")
+        .unwrap()
+        .clone();
+    assert_eq!(drift["active"], false);
+    assert_eq!(drift["dedup_group"], "winter_hazard");
+    let (status, _) = send(
+        Method::PATCH,
+        "/api/v1/admin/categories/nope",
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Areas: a used one is retired, not deleted; an unused one can be deleted.
+    let (lat, long) = BACK_BAY;
+    let square = |name: &str, d: f64| {
+        json!({"type": "Feature", "properties": {"name": name},
+        "geometry": {"type": "Polygon", "coordinates": [[[long - d, lat - d], [long + d, lat - d],
+            [long + d, lat + d], [long - d, lat + d], [long - d, lat - d]]]}})
+    };
+    for (name, d, priority) in [("Snow District 1", 0.01, 20), ("Snow District 2", 0.02, 15)] {
+        let (status, body) = send(
+            Method::POST,
+            &format!("/api/v1/admin/areas?kind=snow_district&priority={priority}"),
+            Some(square(name, d)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (_, areas) = get(&app, "/api/v1/admin/areas", &admin.token).await;
+    assert!(
+        areas
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["code"] == "snow-district-1" && a["active"] == true)
+    );
+    let (_, area) = routed(&app, BACK_BAY, "icy_sidewalk").await;
+    assert_eq!(area, "snow-district-1");
+    report(&app, BACK_BAY, "icy_sidewalk", json!({})).await;
+    let (status, body) = send(Method::DELETE, "/api/v1/admin/areas/snow-district-1", None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["code"], "area_in_use");
+    let (status, _) = send(
+        Method::PATCH,
+        "/api/v1/admin/areas/snow-district-1",
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, area) = routed(&app, BACK_BAY, "icy_sidewalk").await;
+    assert_eq!(area, "snow-district-2", "the retired area places nothing");
+    let (status, _) = send(Method::DELETE, "/api/v1/admin/areas/snow-district-2", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, areas) = get(&app, "/api/v1/admin/areas", &admin.token).await;
+    assert!(!areas.to_string().contains("snow-district-2"));
+    let (status, _) = send(Method::DELETE, "/api/v1/admin/areas/snow-district-2", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Staff changes are audited with who did them and to whom.
+    let (status, made) = send(
+        Method::POST,
+        "/api/v1/admin/staff",
+        Some(
+            json!({"email": "sander@city.example.org", "password": "a long enough password",
+                    "role": "crew", "departments": ["PWD"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = send(
+        Method::PATCH,
+        &format!("/api/v1/admin/staff/{}", made["id"]),
+        Some(json!({"role": "dispatcher"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let staff = audited_actions(&app, &admin, "?object=staff&limit=2").await;
+    assert_eq!(staff[0]["action"], "staff.update");
+    assert_eq!(staff[0]["actor_id"], admin.id);
+    assert_eq!(staff[0]["target_id"], made["id"]);
+    assert_eq!(staff[0]["detail"]["role"], "dispatcher");
+    assert_eq!(staff[1]["action"], "staff.create");
+    assert_eq!(staff[1]["target_id"], made["id"]);
+    let actions: Vec<String> = audited_actions(&app, &admin, "?limit=200")
+        .await
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    for expected in [
+        "department.put",
+        "category.put",
+        "route.put",
+        "route.delete",
+        "department.update",
+        "category.update",
+        "area.import",
+        "area.update",
+        "area.delete",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} not in {actions:?}"
+        );
+    }
+    // Refused changes leave no entry: the two refused retirements above wrote nothing.
+    assert_eq!(
+        actions.iter().filter(|a| *a == "department.update").count(),
+        1
+    );
+    let (status, body) = get(&app, "/api/v1/admin/audit?limit=0", &admin.token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+/// An audit entry commits with the change it records: when it cannot be written, the change
+/// is undone too.
+#[tokio::test]
+async fn an_admin_change_whose_audit_entry_fails_is_not_made() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", &[]).await;
+    let crew = app.staff("crew", &["PWD"]).await;
+    let mut conn = app.db.connect().await;
+    diesel::sql_query(
+        "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query(
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
+         FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (status, _, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/admin/staff/{}", crew.id),
+        Some(&admin.token),
+        &[],
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let (status, _) = get(&app, "/api/v1/me", &crew.token).await;
+    assert_eq!(status, StatusCode::OK, "the crew member is still enabled");
+    let (status, _, _) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/admin/departments/SNOW",
+        Some(&admin.token),
+        &[],
+        Some(json!({"name": "Snow Desk"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(app.db.count("departments WHERE code = 'SNOW'").await, 0);
+    let (status, _, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/admin/staff",
+        Some(&admin.token),
+        &[],
+        Some(
+            json!({"email": "ghost@city.example.org", "password": "a long enough password",
+                    "role": "crew", "departments": ["PWD"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        app.db
+            .count("users WHERE email = 'ghost@city.example.org'")
+            .await,
+        0
+    );
+}
+
+/// The reopen window is the city's to set, and a reporter's dispute follows it.
+#[tokio::test]
+async fn admins_set_the_reopen_window_and_time_zone_and_reopening_follows_them() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", &[]).await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let crew = app.staff("crew", &[&department]).await;
+    let (status, settings) = get(&app, "/api/v1/admin/jurisdiction", &admin.token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(settings["reopen_window_days"], 14);
+    assert_eq!(settings["time_zone"], "America/New_York");
+    for (bad, field) in [
+        (json!({"reopen_window_days": 366}), "reopen_window_days"),
+        (json!({"time_zone": "Mars/Olympus_Mons"}), "time_zone"),
+    ] {
+        let (status, body, _) = call(
+            &app,
+            Method::PATCH,
+            "/api/v1/admin/jurisdiction",
+            Some(&admin.token),
+            &[],
+            Some(bad),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["errors"][0]["field"], field);
+    }
+    let job = report(&app, DORCHESTER, "pothole", json!({})).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let (_, before) = get(&app, &format!("/api/v1/jobs/{job}"), &crew.token).await;
+    let (status, settings, _) = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/admin/jurisdiction",
+        Some(&admin.token),
+        &[],
+        Some(json!({"reopen_window_days": 3, "time_zone": "America/Los_Angeles"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    assert_eq!(settings["reopen_window_days"], 3);
+    assert_eq!(settings["time_zone"], "America/Los_Angeles");
+    // Open jobs are now due at Los Angeles' midnight, three hours after Boston's.
+    let (_, after) = get(&app, &format!("/api/v1/jobs/{job}"), &crew.token).await;
+    let due = |job: &Value| {
+        chrono::DateTime::parse_from_rfc3339(job["due_at"].as_str().unwrap()).unwrap()
+    };
+    assert_eq!((due(&after) - due(&before)).num_hours(), 3);
+    let entries = audited_actions(&app, &admin, "?object=jurisdiction").await;
+    assert_eq!(entries[0]["detail"]["reopen_window_days"], 3);
+
+    // Resolved five days ago: past a three-day window. Two days ago: within it.
+    let created = report(
+        &app,
+        BACK_BAY,
+        "graffiti",
+        json!({"device_id": "phone-of-the-reporter"}),
+    )
+    .await;
+    let graffiti_crew = app
+        .staff("crew", &[&department_of(&app, BACK_BAY, "graffiti").await])
+        .await;
+    let (status, _) = act(
+        &app,
+        &graffiti_crew,
+        created["incident_id"].as_i64().unwrap(),
+        "status",
+        1,
+        Some(json!({"status": "resolved", "explanation": "Painted over."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let reopen = json!({"explanation": "Still there", "device_id": "phone-of-the-reporter"});
+    let path = format!("/api/v1/reports/{}/reopen", created["id"]);
+    let mut conn = app.db.connect().await;
+    for (days_ago, expected) in [(5, StatusCode::UNPROCESSABLE_ENTITY), (2, StatusCode::OK)] {
+        diesel::sql_query(format!(
+            "UPDATE incidents SET closed_at = now() - interval '{days_ago} days' WHERE id = {}",
+            created["incident_id"]
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let (status, body, _) =
+            call(&app, Method::POST, &path, None, &[], Some(reopen.clone())).await;
+        assert_eq!(status, expected, "{days_ago} days: {body}");
+    }
+}
