@@ -2264,3 +2264,123 @@ async fn admins_set_the_reopen_window_and_time_zone_and_reopening_follows_them()
         assert_eq!(status, expected, "{days_ago} days: {body}");
     }
 }
+
+/// The ids of a queue page.
+async fn queue_ids(app: &TestApp, staff: &Staff, query: &str) -> Vec<i64> {
+    let (status, page) = get(
+        app,
+        &format!("/api/v1/queue?limit=200{query}"),
+        &staff.token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{query}: {page}");
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_queue_filters_by_area_category_status_and_assignee() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", &[]).await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let crew = app.staff("crew", &[&department]).await;
+    let job = async |place, category| {
+        report(&app, place, category, json!({})).await["incident_id"]
+            .as_i64()
+            .unwrap()
+    };
+    let mine = job(DORCHESTER, "pothole").await;
+    let crews = job((DORCHESTER.0 + 0.0014, DORCHESTER.1), "pothole").await;
+    let nobodys = job((DORCHESTER.0 - 0.0014, DORCHESTER.1), "pothole").await;
+    let graffiti = job(BACK_BAY, "graffiti").await;
+    let (_, dorchester) = routed(&app, DORCHESTER, "pothole").await;
+    let (_, back_bay) = routed(&app, BACK_BAY, "graffiti").await;
+    assert_ne!(dorchester, back_bay);
+
+    assert_eq!(
+        act(&app, &admin, mine, "take", 1, None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        act(&app, &crew, crews, "take", 1, None).await.0,
+        StatusCode::OK
+    );
+    let (status, _) = act(
+        &app,
+        &admin,
+        graffiti,
+        "status",
+        1,
+        Some(json!({"status": "acknowledged", "explanation": "Seen, cleaning is booked."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let sorted = |mut ids: Vec<i64>| {
+        ids.sort_unstable();
+        ids
+    };
+    let all = sorted(queue_ids(&app, &admin, "").await);
+    assert_eq!(all, sorted(vec![mine, crews, nobodys, graffiti]));
+
+    let area = |code: &Value| format!("&area={}", code.as_str().unwrap());
+    assert_eq!(
+        sorted(queue_ids(&app, &admin, &area(&dorchester)).await),
+        sorted(vec![mine, crews, nobodys])
+    );
+    assert_eq!(queue_ids(&app, &admin, &area(&back_bay)).await, [graffiti]);
+    assert_eq!(
+        queue_ids(&app, &admin, "&area=nowhere").await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        queue_ids(&app, &admin, "&category=graffiti").await,
+        [graffiti]
+    );
+    assert_eq!(
+        sorted(queue_ids(&app, &admin, "&category=graffiti,pothole").await),
+        all
+    );
+    assert_eq!(
+        queue_ids(&app, &admin, "&status=acknowledged").await,
+        [graffiti]
+    );
+    assert_eq!(
+        sorted(queue_ids(&app, &admin, "&status=submitted").await),
+        sorted(vec![mine, crews, nobodys])
+    );
+    assert_eq!(queue_ids(&app, &admin, "&assignee=me").await, [mine]);
+    assert_eq!(queue_ids(&app, &crew, "&assignee=me").await, [crews]);
+    assert_eq!(
+        queue_ids(&app, &admin, &format!("&assignee={}", crew.id)).await,
+        [crews]
+    );
+    assert_eq!(
+        sorted(queue_ids(&app, &admin, "&assignee=none").await),
+        sorted(vec![nobodys, graffiti]),
+        "assigned jobs are not unassigned ones"
+    );
+    // Filters combine.
+    assert_eq!(
+        queue_ids(
+            &app,
+            &admin,
+            &format!("&assignee=none{}", area(&dorchester))
+        )
+        .await,
+        [nobodys]
+    );
+    for bad in [
+        "&assignee=someone",
+        "&status=open",
+        "&category=Not A Code",
+        "&limit=0",
+    ] {
+        let (status, body) = get(&app, &format!("/api/v1/queue?{bad}"), &admin.token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["code"], "invalid_query");
+    }
+}
