@@ -41,6 +41,10 @@ pub struct Incident {
     /// When staff found it to be the same problem as another incident: that one, which its
     /// reports and supporters joined.
     pub merged_into: Option<i64>,
+    /// When the city's service level says it should be fixed, if the category has one.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Still open past its due date.
+    pub overdue: bool,
 }
 
 fn incident_not_found(id: i64) -> ApiError {
@@ -74,8 +78,10 @@ async fn load_incident(
         supporters_count: row.supporters_count,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        overdue: crate::reports::overdue(row.due_at, row.closed_at, Utc::now()),
         closed_at: row.closed_at,
         merged_into: row.merged_into_id,
+        due_at: row.due_at,
     })
 }
 

@@ -220,6 +220,21 @@ pub struct Report {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// When the city's service level says its problem should be fixed (its incident's due
+    /// date), if the category has one.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Still open past its due date.
+    pub overdue: bool,
+}
+
+/// Whether a problem due at `due_at` and closed at `closed_at` is late at `now`: open past its
+/// due date (the queue orders by the same rule in SQL).
+pub(crate) fn overdue(
+    due_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    closed_at.is_none() && due_at.is_some_and(|due| due < now)
 }
 
 fn named(code: Option<String>, name: Option<String>) -> Option<Named> {
@@ -261,7 +276,9 @@ impl TryFrom<PublicReport> for Report {
             source,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            overdue: overdue(row.due_at, row.closed_at, Utc::now()),
             closed_at: row.closed_at,
+            due_at: row.due_at,
         })
     }
 }

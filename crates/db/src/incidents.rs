@@ -80,6 +80,7 @@ pub async fn find_public(
             incidents::updated_at,
             incidents::closed_at,
             incidents::merged_into_id,
+            incidents::due_at,
         ))
         .first(conn)
         .await

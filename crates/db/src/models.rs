@@ -72,6 +72,8 @@ pub struct PublicReport {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// When its incident should be done (the category's service level), if promised.
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 /// One entry of a report's public history.
@@ -182,4 +184,5 @@ pub struct PublicIncident {
     pub closed_at: Option<DateTime<Utc>>,
     /// The incident this one was merged into, if any.
     pub merged_into_id: Option<i64>,
+    pub due_at: Option<DateTime<Utc>>,
 }

@@ -193,6 +193,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         closed_at -> Nullable<Timestamptz>,
+        due_at -> Nullable<Timestamptz>,
     }
 }
 

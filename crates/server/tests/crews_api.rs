@@ -2384,3 +2384,64 @@ async fn the_queue_filters_by_area_category_status_and_assignee() {
         assert_eq!(body["code"], "invalid_query");
     }
 }
+
+/// Residents see the due date crews work to, and whether it has passed, on the incident, on
+/// each report and in Open311's `expected_datetime`.
+#[tokio::test]
+async fn due_dates_and_lateness_are_public() {
+    let app = TestApp::spawn().await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let crew = app.staff("crew", &[&department]).await;
+    let created = report(&app, DORCHESTER, "pothole", json!({})).await;
+    let job = created["incident_id"].as_i64().unwrap();
+    let (_, staff_view) = get(&app, &format!("/api/v1/jobs/{job}"), &crew.token).await;
+    let due = staff_view["due_at"].clone();
+    assert!(due.is_string(), "potholes have a service level");
+    let public = async || {
+        let (_, report) = app
+            .get_json(&format!("/api/v1/reports/{}", created["id"]))
+            .await;
+        let (_, incident) = app.get_json(&format!("/api/v1/incidents/{job}")).await;
+        let (_, open311) = app
+            .get_json(&format!("/open311/v2/requests/{}.json", created["id"]))
+            .await;
+        (report, incident, open311[0].clone())
+    };
+    let instant =
+        |value: &Value| chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap()).unwrap();
+    let (report_view, incident, open311) = public().await;
+    assert_eq!(report_view["due_at"], due);
+    assert_eq!(incident["due_at"], due);
+    assert_eq!(instant(&open311["expected_datetime"]), instant(&due));
+    assert_eq!(report_view["overdue"], false);
+    assert_eq!(incident["overdue"], false);
+
+    let mut conn = app.db.connect().await;
+    diesel::sql_query(format!(
+        "UPDATE incidents SET due_at = now() - interval '2 hours' WHERE id = {job}"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (report_view, incident, _) = public().await;
+    assert_eq!(report_view["overdue"], true);
+    assert_eq!(incident["overdue"], true);
+    let (_, listed) = app.get_json("/api/v1/reports?limit=5").await;
+    assert_eq!(listed["items"][0]["overdue"], true, "{listed}");
+
+    // Once fixed it is no longer late, whenever it was due.
+    let (status, _) = act(
+        &app,
+        &crew,
+        job,
+        "status",
+        1,
+        Some(json!({"status": "resolved", "explanation": "Filled."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (report_view, incident, _) = public().await;
+    assert_eq!(report_view["overdue"], false);
+    assert_eq!(incident["overdue"], false);
+    assert!(report_view["due_at"].is_string());
+}

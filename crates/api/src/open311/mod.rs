@@ -389,6 +389,10 @@ fn request_json(
     fields.insert("requested_datetime".into(), w3c(report.created_at).into());
     fields.insert("updated_datetime".into(), w3c(report.updated_at).into());
     fields.insert(
+        "expected_datetime".into(),
+        report.due_at.map(w3c).map_or(Value::Null, Value::from),
+    );
+    fields.insert(
         "address".into(),
         report.address.clone().map_or(Value::Null, Value::from),
     );
