@@ -4,9 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use signalons_db::incidents::{self as incident_queries};
-use signalons_domain::{
-    ContactEmail, DeviceId, ReportStatus, Violation, dedup::priority_with_support,
-};
+use signalons_domain::{ContactEmail, DeviceId, ReportStatus, Violation};
 use utoipa::ToSchema;
 
 use crate::{
@@ -191,7 +189,6 @@ pub async fn support_incident(
         &supporter,
         email.as_ref().map(ContactEmail::as_str),
         Utc::now(),
-        priority_with_support,
     )
     .await?;
     let status = if outcome.created {

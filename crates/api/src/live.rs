@@ -106,8 +106,8 @@ fn event(name: &str, data: &str) -> web::Bytes {
 
 /// Changes to the caller's queue as Server-Sent Events, from every server replica: first
 /// `ready` once the stream is live, then one `queue` event per change (`data` is a JSON object:
-/// `incident_id`, `department_id`, `change`, `status`, `version`, `assignee_id`), and `resync`
-/// when the stream fell behind and the queue should be reloaded.
+/// `incident_id`, `department_id`, `change`, `status`, `priority`, `version`, `assignee_id`),
+/// and `resync` when the stream fell behind and the queue should be reloaded.
 #[utoipa::path(
     tag = "crews",
     responses(

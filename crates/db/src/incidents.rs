@@ -6,6 +6,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use postgis_diesel::functions::st_d_within;
 use signalons_domain::{
     ReportStatus,
+    dedup::priority_with_support,
     status::{InvalidTransition, Transition, status_of_reports},
 };
 
@@ -87,23 +88,23 @@ pub async fn find_public(
         .optional()
 }
 
-/// Counts one more supporter of `incident` (in the caller's transaction) and returns the new
-/// count with the category's default priority, so the caller can recompute the priority.
+/// Counts one more supporter of `incident` (in the caller's transaction); returns the new
+/// count.
 async fn count_supporter(
     conn: &mut AsyncPgConnection,
     incident: i64,
     new_report: bool,
     now: DateTime<Utc>,
-) -> QueryResult<(i32, i16)> {
+) -> QueryResult<i32> {
     let reports_added = i32::from(new_report);
-    let (supporters, category_id) = diesel::update(incidents::table.find(incident))
+    let supporters = diesel::update(incidents::table.find(incident))
         .set((
             incidents::supporters_count.eq(incidents::supporters_count + 1),
             incidents::report_count.eq(incidents::report_count + reports_added),
             incidents::updated_at.eq(now),
         ))
-        .returning((incidents::supporters_count, incidents::category_id))
-        .get_result::<(i32, i64)>(conn)
+        .returning(incidents::supporters_count)
+        .get_result::<i32>(conn)
         .await?;
     if new_report {
         diesel::update(incidents::table.find(incident))
@@ -111,36 +112,39 @@ async fn count_supporter(
             .execute(conn)
             .await?;
     }
-    let default_priority = categories::table
-        .find(category_id)
-        .select(categories::default_priority)
-        .first::<i16>(conn)
-        .await?;
-    Ok((supporters, default_priority))
+    Ok(supporters)
 }
 
-async fn set_priority(
+/// Sets `incident`'s priority from its category's default and its supporters, by the domain's
+/// rule ([`priority_with_support`]); returns it. Every change of the supporters count ends
+/// here: a support, a report that joins, a merge or a split.
+pub(crate) async fn follow_support(
     conn: &mut AsyncPgConnection,
     incident: i64,
-    priority: i16,
-) -> QueryResult<()> {
+) -> QueryResult<i16> {
+    let (default_priority, supporters) = incidents::table
+        .find(incident)
+        .inner_join(categories::table.on(categories::id.eq(incidents::category_id)))
+        .select((categories::default_priority, incidents::supporters_count))
+        .first::<(i16, i32)>(conn)
+        .await?;
+    let priority = priority_with_support(default_priority, supporters);
     diesel::update(incidents::table.find(incident))
         .filter(incidents::priority.ne(priority))
         .set(incidents::priority.eq(priority))
         .execute(conn)
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(priority)
 }
 
 /// Stores `report` as another report of the open `incident`: it takes the incident's status,
-/// counts as a supporter, and the incident's priority follows its support (`priority_for`).
-/// Returns the report's id.
+/// counts as a supporter, and the incident's priority follows its support. Returns the
+/// report's id.
 pub async fn insert_linked_report(
     conn: &mut AsyncPgConnection,
     incident: i64,
     report: NewReport<'_>,
     note: &str,
-    priority_for: fn(i16, i32) -> i16,
 ) -> QueryResult<i64> {
     conn.transaction(async |conn| {
         let status = incidents::table
@@ -149,10 +153,8 @@ pub async fn insert_linked_report(
             .for_update()
             .first::<String>(conn)
             .await?;
-        let (supporters, default_priority) =
-            count_supporter(conn, incident, true, report.created_at).await?;
-        let priority = priority_for(default_priority, supporters);
-        set_priority(conn, incident, priority).await?;
+        count_supporter(conn, incident, true, report.created_at).await?;
+        let priority = follow_support(conn, incident).await?;
         let report_id = diesel::insert_into(reports::table)
             .values(NewReport {
                 incident_id: incident,
@@ -191,14 +193,14 @@ pub struct SupportOutcome {
     pub supporters_count: i32,
 }
 
-/// Records one support of `incident` by `supporter_hash` (once per supporter).
+/// Records one support of `incident` by `supporter_hash` (once per supporter); the incident's
+/// priority follows its support, and live queues hear of it.
 pub async fn add_support(
     conn: &mut AsyncPgConnection,
     incident: i64,
     supporter_hash: &[u8],
     notify_email: Option<&str>,
     now: DateTime<Utc>,
-    priority_for: fn(i16, i32) -> i16,
 ) -> QueryResult<SupportOutcome> {
     conn.transaction(async |conn| {
         let inserted = diesel::insert_into(incident_supports::table)
@@ -226,8 +228,9 @@ pub async fn add_support(
                 supporters_count,
             });
         }
-        let (supporters, default_priority) = count_supporter(conn, incident, false, now).await?;
-        set_priority(conn, incident, priority_for(default_priority, supporters)).await?;
+        let supporters = count_supporter(conn, incident, false, now).await?;
+        follow_support(conn, incident).await?;
+        crate::jobs::announce_incident(conn, incident, "supported").await?;
         Ok(SupportOutcome {
             created: true,
             supporters_count: supporters,

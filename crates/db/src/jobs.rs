@@ -477,9 +477,12 @@ pub struct QueueChange {
     pub incident_id: i64,
     pub jurisdiction_id: i64,
     pub department_id: Option<i64>,
-    /// `created`, `reported_again`, `assigned`, `status_changed`, `merged`, `split`.
+    /// `created`, `reported_again`, `supported`, `assigned`, `status_changed`, `merged`,
+    /// `split`.
     pub change: String,
     pub status: String,
+    /// 1 (urgent) to 5: where the job now stands in queue order.
+    pub priority: i16,
     pub version: i32,
     pub assignee_id: Option<i64>,
 }
@@ -501,16 +504,17 @@ pub async fn announce_incident(
     id: i64,
     change: &'static str,
 ) -> QueryResult<()> {
-    let (jurisdiction_id, department_id, status, version, assignee_id) = incidents::table
+    let (jurisdiction_id, department_id, status, priority, version, assignee_id) = incidents::table
         .find(id)
         .select((
             incidents::jurisdiction_id,
             incidents::department_id,
             incidents::status,
+            incidents::priority,
             incidents::version,
             incidents::assignee_id,
         ))
-        .first::<(i64, Option<i64>, String, i32, Option<i64>)>(conn)
+        .first::<(i64, Option<i64>, String, i16, i32, Option<i64>)>(conn)
         .await?;
     announce(
         conn,
@@ -520,6 +524,7 @@ pub async fn announce_incident(
             department_id,
             change: change.to_owned(),
             status,
+            priority,
             version,
             assignee_id,
         },
@@ -541,7 +546,7 @@ pub async fn listen(conn: &mut AsyncPgConnection) -> QueryResult<()> {
 }
 
 /// Recounts an incident's reports and supporters (every report after the first counts as a
-/// supporter, like a "me too") and when it was last reported.
+/// supporter, like a "me too") and when it was last reported; its priority follows.
 async fn recount(conn: &mut AsyncPgConnection, incident: i64) -> QueryResult<()> {
     diesel::sql_query(
         "UPDATE incidents i SET report_count = agg.reports, \
@@ -554,8 +559,10 @@ async fn recount(conn: &mut AsyncPgConnection, incident: i64) -> QueryResult<()>
     )
     .bind::<diesel::sql_types::BigInt, _>(incident)
     .execute(conn)
-    .await
-    .map(|_| ())
+    .await?;
+    crate::incidents::follow_support(conn, incident)
+        .await
+        .map(|_| ())
 }
 
 /// Why a merge was refused; nothing was written.

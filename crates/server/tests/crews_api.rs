@@ -2445,3 +2445,107 @@ async fn due_dates_and_lateness_are_public() {
     assert_eq!(incident["overdue"], false);
     assert!(report_view["due_at"].is_string());
 }
+
+/// Reads `stream` until `needle` appears (10 s at most); returns everything read so far.
+async fn read_until(stream: &mut reqwest::Response, seen: &mut String, needle: &str) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !seen.contains(needle) {
+            let chunk = stream
+                .chunk()
+                .await
+                .unwrap()
+                .expect("the stream stays open");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {needle:?} in {seen:?}"));
+}
+
+/// Supporters make a job more urgent whichever way they add up (a "me too", a merge) and less
+/// so when a split takes them away; live queues hear of each change with the new priority.
+#[tokio::test]
+async fn priority_follows_supporters_through_supports_merges_and_splits_and_reaches_live_queues() {
+    let app = TestApp::spawn().await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let dispatcher = app.staff("dispatcher", &[&department]).await;
+    let keeper_report = report(&app, DORCHESTER, "pothole", json!({})).await;
+    let other_report = report(
+        &app,
+        (DORCHESTER.0 + 0.0014, DORCHESTER.1),
+        "pothole",
+        json!({}),
+    )
+    .await;
+    let keeper = keeper_report["incident_id"].as_i64().unwrap();
+    let other = other_report["incident_id"].as_i64().unwrap();
+    let priority = async |job: i64| {
+        let (_, incident) = app.get_json(&format!("/api/v1/incidents/{job}")).await;
+        incident["priority"].as_i64().unwrap()
+    };
+    assert_eq!(priority(keeper).await, 3, "a pothole's default");
+
+    let mut stream = app
+        .client
+        .get(app.url("/api/v1/queue/stream"))
+        .bearer_auth(&dispatcher.token)
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    read_until(&mut stream, &mut seen, "event: ready").await;
+
+    // One "me too" on the other job: it is announced, still at its priority.
+    let support = |device: &str| json!({"device_id": device});
+    let response = app
+        .post_json(
+            &format!("/api/v1/incidents/{other}/supports"),
+            &support("a-neighbour-phone"),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    read_until(&mut stream, &mut seen, "\"change\":\"supported\"").await;
+    assert!(seen.contains(&format!("\"incident_id\":{other}")), "{seen}");
+
+    // Merged, the keeper has two supporters (the second report and the "me too"): one level
+    // more urgent, and the stream says so.
+    let (status, merged) = act(
+        &app,
+        &dispatcher,
+        keeper,
+        "merge",
+        1,
+        Some(json!({"incident_ids": [other], "explanation": "One hole."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{merged}");
+    assert_eq!(merged["supporters_count"], 2);
+    assert_eq!(merged["priority"], 2);
+    read_until(
+        &mut stream,
+        &mut seen,
+        &format!("\"incident_id\":{keeper},\"jurisdiction_id\""),
+    )
+    .await;
+    let merged_event = seen
+        .lines()
+        .rev()
+        .find(|line| line.contains(&format!("\"incident_id\":{keeper}")))
+        .unwrap()
+        .to_owned();
+    assert!(merged_event.contains("\"priority\":2"), "{merged_event}");
+
+    // Split back, the second report's support leaves with it.
+    let (status, created) = act(
+        &app,
+        &dispatcher,
+        keeper,
+        "split",
+        merged["version"].as_i64().unwrap(),
+        Some(json!({"report_ids": [other_report["id"]], "explanation": "Two holes."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(priority(keeper).await, 3);
+    assert_eq!(created["priority"], 3);
+}
