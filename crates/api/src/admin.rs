@@ -389,6 +389,8 @@ pub async fn update_staff(
         if body.disabled == Some(true) {
             accounts::revoke_all_tokens(conn, id, now).await?;
         }
+        // Live streams of this account check it again when this commits.
+        accounts::announce_change(conn, id).await?;
         accounts::audit(
             conn,
             NewAuditEntry {

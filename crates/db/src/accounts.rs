@@ -6,6 +6,18 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::schema::{audit_log, departments, refresh_tokens, reports, staff_departments, users};
 
+/// The PostgreSQL channel on which a changed staff account (role, departments, disabled) is
+/// announced by its id, so every replica's live streams check it again at once.
+pub const ACCOUNTS_CHANNEL: &str = "signalons_accounts";
+
+/// Announces that account `user` changed; delivered when the caller's transaction commits.
+pub async fn announce_change(conn: &mut AsyncPgConnection, user: i64) -> QueryResult<()> {
+    diesel::select(crate::jobs::pg_notify(ACCOUNTS_CHANNEL, user.to_string()))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 /// An account as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]

@@ -537,12 +537,15 @@ diesel::define_sql_function! {
     fn pg_notify(channel: diesel::sql_types::Text, payload: diesel::sql_types::Text) -> diesel::sql_types::Nullable<Bool>;
 }
 
-/// Subscribes this connection to [`QUEUE_CHANNEL`]; read the changes from its notifications.
+/// Subscribes this connection to [`QUEUE_CHANNEL`] and to
+/// [`crate::accounts::ACCOUNTS_CHANNEL`]; read the changes from its notifications.
 pub async fn listen(conn: &mut AsyncPgConnection) -> QueryResult<()> {
-    diesel::sql_query(format!("LISTEN {QUEUE_CHANNEL}"))
-        .execute(conn)
-        .await
-        .map(|_| ())
+    for channel in [QUEUE_CHANNEL, crate::accounts::ACCOUNTS_CHANNEL] {
+        diesel::sql_query(format!("LISTEN {channel}"))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Recounts an incident's reports and supporters (every report after the first counts as a

@@ -2549,3 +2549,60 @@ async fn priority_follows_supporters_through_supports_merges_and_splits_and_reac
     assert_eq!(priority(keeper).await, 3);
     assert_eq!(created["priority"], 3);
 }
+
+/// A live stream keeps the rights its account has now: moved to another department, the crew
+/// sees that department's changes and no longer the old one's; disabled, the stream ends.
+#[tokio::test]
+async fn a_live_stream_follows_its_account_and_ends_when_it_is_disabled() {
+    let app = TestApp::spawn().await;
+    let other = app.replica();
+    let admin = app.staff("admin", &[]).await;
+    let potholes = department_of(&app, DORCHESTER, "pothole").await;
+    let graffiti = department_of(&app, BACK_BAY, "graffiti").await;
+    let crew = app.staff("crew", &[&potholes]).await;
+    // The stream is served by the other replica; the admin changes go through the first.
+    let mut stream = app
+        .client
+        .get(other.url("/api/v1/queue/stream"))
+        .bearer_auth(&crew.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut seen = String::new();
+    read_until(&mut stream, &mut seen, "event: ready").await;
+    let patch = async |body: Value| {
+        let (status, body, _) = call(
+            &app,
+            Method::PATCH,
+            &format!("/api/v1/admin/staff/{}", crew.id),
+            Some(&admin.token),
+            &[],
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    };
+
+    patch(json!({"departments": [graffiti]})).await;
+    let pothole = report(&app, DORCHESTER, "pothole", json!({})).await["incident_id"].clone();
+    let wall = report(&app, BACK_BAY, "graffiti", json!({})).await["incident_id"].clone();
+    read_until(&mut stream, &mut seen, &format!("\"incident_id\":{wall}")).await;
+    assert!(
+        !seen.contains(&format!("\"incident_id\":{pothole}")),
+        "the old department's work is no longer streamed: {seen}"
+    );
+
+    patch(json!({"disabled": true})).await;
+    read_until(&mut stream, &mut seen, "event: revoked").await;
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = stream.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the stream of a disabled account ends: {seen}");
+    // And it cannot be opened again.
+    let (status, body) = get(&app, "/api/v1/queue/stream", &crew.token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
