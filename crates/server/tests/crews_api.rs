@@ -331,6 +331,34 @@ async fn crews_cannot_act_beyond_their_departments_and_residents_not_at_all() {
     assert_eq!(body["code"], "out_of_scope");
     let (status, body) = act(&app, &crew, job, "take", 1, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // Nor any other action on it, a dispatcher of that other department included.
+    let other_dispatcher = app.staff("dispatcher", &[&graffiti_department]).await;
+    for (who, action, body) in [
+        (
+            &crew,
+            "status",
+            Some(json!({"status": "in_progress", "explanation": "Not ours"})),
+        ),
+        (&crew, "release", None),
+        (
+            &other_dispatcher,
+            "assign",
+            Some(json!({"assignee_id": crew.id})),
+        ),
+        (
+            &other_dispatcher,
+            "status",
+            Some(json!({"status": "rejected", "explanation": "Not ours"})),
+        ),
+        (&other_dispatcher, "release", None),
+    ] {
+        let (status, refused) = act(&app, who, job, action, 1, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{action}: {refused}");
+        assert_eq!(refused["code"], "out_of_scope", "{action}");
+    }
+    let (_, untouched) = app.get_json(&format!("/api/v1/incidents/{job}")).await;
+    assert_eq!(untouched["status"], "submitted");
+    assert_eq!(app.db.count("audit_log WHERE action LIKE 'job.%'").await, 0);
     let (_, queue) = get(&app, "/api/v1/queue", &crew.token).await;
     assert!(
         queue["items"]
@@ -2605,4 +2633,246 @@ async fn a_live_stream_follows_its_account_and_ends_when_it_is_disabled() {
     // And it cannot be opened again.
     let (status, body) = get(&app, "/api/v1/queue/stream", &crew.token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+/// Seeds a second city around Worcester (far from Boston) with one department (`WDPW`) and a
+/// `pothole` category of its own; returns its id.
+async fn seed_worcester(app: &TestApp) -> i64 {
+    use signalons_db::import::{self, CategorySeed, DepartmentSeed, JurisdictionSeed, RouteTarget};
+    let mut conn = app.db.connect().await;
+    let (lat, long) = WORCESTER;
+    let square = json!({"type": "Polygon", "coordinates": [[[long - 0.05, lat - 0.05],
+        [long + 0.05, lat - 0.05], [long + 0.05, lat + 0.05], [long - 0.05, lat + 0.05],
+        [long - 0.05, lat - 0.05]]]});
+    let city = import::upsert_jurisdiction(
+        &mut conn,
+        &JurisdictionSeed {
+            slug: "worcester",
+            name: "Worcester",
+            locale: "en",
+            time_zone: "America/New_York",
+        },
+        &[square.to_string()],
+    )
+    .await
+    .unwrap();
+    let department = import::upsert_department(
+        &mut conn,
+        city,
+        &DepartmentSeed {
+            code: "WDPW",
+            name: "Worcester Public Works",
+            names: json!({"en": "Worcester Public Works"}),
+            channel: "internal",
+            channel_config: json!({}),
+        },
+    )
+    .await
+    .unwrap();
+    import::set_default_department(&mut conn, city, department)
+        .await
+        .unwrap();
+    let category = import::upsert_category(
+        &mut conn,
+        city,
+        &CategorySeed {
+            code: "pothole",
+            name: "Pothole",
+            names: json!({"en": "Pothole"}),
+            description: "",
+            descriptions: json!({}),
+            group_name: "Streets",
+            dedup_group: "road_surface",
+            default_priority: 3,
+            dedup_radius_m: 30,
+            dedup_window_days: 30,
+            allow_anonymous: true,
+            sla_days: Some(2),
+            attributes: json!([]),
+        },
+    )
+    .await
+    .unwrap();
+    import::upsert_route(
+        &mut conn,
+        city,
+        RouteTarget::Category(category),
+        None,
+        department,
+    )
+    .await
+    .unwrap();
+    city
+}
+
+const WORCESTER: (f64, f64) = (42.2626, -71.8023);
+
+/// A staff member of `city`, signed in.
+async fn staff_of(app: &TestApp, city: i64, role: &str, departments: &[&str]) -> Staff {
+    let email = format!("{role}.{city}@worcester.example.org");
+    let password = "a long enough password".to_owned();
+    let mut conn = app.db.connect().await;
+    let request = signalons_api::admin::NewStaff {
+        email: email.clone(),
+        password: password.clone(),
+        role: role.parse().unwrap(),
+        display_name: None,
+        departments: departments.iter().map(|d| (*d).to_owned()).collect(),
+    };
+    let id = signalons_api::admin::create_staff_account(&mut conn, city, &request, None)
+        .await
+        .unwrap();
+    let token = app.login(&email, &password).await;
+    Staff {
+        id,
+        email,
+        password,
+        token,
+    }
+}
+
+/// Staff act in their own city only, admins included, whatever id or code they try.
+#[tokio::test]
+async fn nothing_crosses_from_one_city_to_another() {
+    let app = TestApp::spawn().await;
+    let worcester = seed_worcester(&app).await;
+    let boston_admin = app.staff("admin", &[]).await;
+    let boston_department = department_of(&app, DORCHESTER, "pothole").await;
+    let boston_dispatcher = app.staff("dispatcher", &[&boston_department]).await;
+    let worcester_admin = staff_of(&app, worcester, "admin", &[]).await;
+    let worcester_crew = staff_of(&app, worcester, "crew", &["WDPW"]).await;
+    let there = report(&app, WORCESTER, "pothole", json!({})).await;
+    assert_eq!(there["jurisdiction"], "worcester", "{there}");
+    let far_job = there["incident_id"].as_i64().unwrap();
+    let boston_job = report(&app, DORCHESTER, "pothole", json!({})).await["incident_id"]
+        .as_i64()
+        .unwrap();
+
+    // Boston's admin can neither see nor touch Worcester's job, nor merge it into Boston's.
+    let (status, body) = get(
+        &app,
+        &format!("/api/v1/jobs/{far_job}"),
+        &boston_admin.token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "out_of_scope");
+    for (action, body) in [
+        ("take", None),
+        ("release", None),
+        ("assign", Some(json!({"assignee_id": boston_admin.id}))),
+        (
+            "status",
+            Some(json!({"status": "rejected", "explanation": "Not ours"})),
+        ),
+        (
+            "split",
+            Some(json!({"report_ids": [there["id"]], "explanation": "Not one hole"})),
+        ),
+    ] {
+        let (status, refused) = act(&app, &boston_admin, far_job, action, 1, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{action}: {refused}");
+        assert_eq!(refused["code"], "out_of_scope");
+    }
+    let (status, refused) = act(
+        &app,
+        &boston_admin,
+        boston_job,
+        "merge",
+        1,
+        Some(json!({"incident_ids": [far_job], "explanation": "Same hole?"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert!(!queue_ids(&app, &boston_admin, "").await.contains(&far_job));
+    assert_eq!(queue_ids(&app, &worcester_crew, "").await, [far_job]);
+
+    // A Boston job cannot be given to Worcester's crew, nor Worcester's staff changed from Boston.
+    let (status, refused) = act(
+        &app,
+        &boston_dispatcher,
+        boston_job,
+        "assign",
+        1,
+        Some(json!({"assignee_id": worcester_crew.id})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["code"], "invalid_assignee");
+    let (status, _, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/admin/staff/{}", worcester_crew.id),
+        Some(&boston_admin.token),
+        &[],
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = get(&app, "/api/v1/me", &worcester_crew.token).await;
+    assert_eq!(status, StatusCode::OK, "still enabled");
+    let (_, boston_staff) = get(&app, "/api/v1/admin/staff", &boston_admin.token).await;
+    assert!(!boston_staff.to_string().contains("worcester.example.org"));
+
+    // Codes are per city: Boston's admin cannot name Worcester's department.
+    let (status, refused, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/admin/staff",
+        Some(&boston_admin.token),
+        &[],
+        Some(
+            json!({"email": "mole@city.example.org", "password": "a long enough password",
+                    "role": "crew", "departments": ["WDPW"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["errors"][0]["code"], "unknown_department");
+    let (status, _, _) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/admin/routes",
+        Some(&boston_admin.token),
+        &[],
+        Some(json!({"category": "pothole", "department": "WDPW"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _, _) = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/admin/departments/WDPW",
+        Some(&boston_admin.token),
+        &[],
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/admin/jurisdiction",
+        Some(&boston_admin.token),
+        &[],
+        Some(json!({"reopen_window_days": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, settings) = get(&app, "/api/v1/admin/jurisdiction", &worcester_admin.token).await;
+    assert_eq!(settings["slug"], "worcester");
+    assert_eq!(
+        settings["reopen_window_days"], 14,
+        "Boston's change stays in Boston"
+    );
+
+    // Each admin reads their own city's audit log only.
+    let actions: Vec<Value> = audited_actions(&app, &worcester_admin, "?limit=200").await;
+    assert!(
+        actions.iter().all(|e| e["action"] != "jurisdiction.update"),
+        "{actions:?}"
+    );
+    assert!(actions.iter().all(|e| e["target_id"] != boston_admin.id));
+    let (_, departments) = get(&app, "/api/v1/admin/departments", &worcester_admin.token).await;
+    assert_eq!(departments.as_array().unwrap().len(), 1);
 }
