@@ -15,7 +15,10 @@ use crate::{
     jobs::parse_status,
     models::{CandidateIncident, NewReport, NewReportEvent, PublicIncident},
     reports::record_event,
-    schema::{categories, incident_supports, incidents, jurisdictions, report_events, reports},
+    schema::{
+        categories, incident_follows, incident_supports, incidents, jurisdictions, report_events,
+        reports,
+    },
 };
 
 /// The most candidates one search returns before scoring.
@@ -56,16 +59,19 @@ pub async fn open_candidates(
         .await
 }
 
-/// One incident as the public sees it.
-pub async fn find_public(
-    conn: &mut AsyncPgConnection,
-    incident: i64,
-) -> QueryResult<Option<PublicIncident>> {
-    incidents::table
-        .find(incident)
-        .inner_join(categories::table.on(categories::id.eq(incidents::category_id)))
-        .inner_join(jurisdictions::table.on(jurisdictions::id.eq(incidents::jurisdiction_id)))
-        .select((
+/// Incidents with their category and jurisdiction, as the public sees them.
+macro_rules! public_incidents {
+    () => {
+        incidents::table
+            .inner_join(categories::table.on(categories::id.eq(incidents::category_id)))
+            .inner_join(jurisdictions::table.on(jurisdictions::id.eq(incidents::jurisdiction_id)))
+            .select(public_incident_columns!())
+    };
+}
+
+macro_rules! public_incident_columns {
+    () => {
+        (
             incidents::id,
             jurisdictions::slug,
             categories::code,
@@ -82,7 +88,17 @@ pub async fn find_public(
             incidents::closed_at,
             incidents::merged_into_id,
             incidents::due_at,
-        ))
+        )
+    };
+}
+
+/// One incident as the public sees it.
+pub async fn find_public(
+    conn: &mut AsyncPgConnection,
+    incident: i64,
+) -> QueryResult<Option<PublicIncident>> {
+    public_incidents!()
+        .filter(incidents::id.eq(incident))
         .first(conn)
         .await
         .optional()
@@ -194,15 +210,20 @@ pub struct SupportOutcome {
 }
 
 /// Records one support of `incident` by `supporter_hash` (once per supporter); the incident's
-/// priority follows its support, and live queues hear of it.
+/// priority follows its support, and live queues hear of it. A signed-in supporter (`account`)
+/// follows the incident too (their news comes through `notify_email`, kept with the support).
 pub async fn add_support(
     conn: &mut AsyncPgConnection,
     incident: i64,
     supporter_hash: &[u8],
+    account: Option<i64>,
     notify_email: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<SupportOutcome> {
     conn.transaction(async |conn| {
+        if let Some(user) = account {
+            follow(conn, incident, supporter_hash, Some(user), None, now).await?;
+        }
         let inserted = diesel::insert_into(incident_supports::table)
             .values((
                 incident_supports::incident_id.eq(incident),
@@ -237,6 +258,120 @@ pub async fn add_support(
         })
     })
     .await
+}
+
+/// Makes `follower_hash` (an account's, with its `user`, or a device's) a follower of
+/// `incident`; a new `notify_email` replaces the one kept, none keeps it. Whether the follow is
+/// new.
+pub async fn follow(
+    conn: &mut AsyncPgConnection,
+    incident: i64,
+    follower_hash: &[u8],
+    user: Option<i64>,
+    notify_email: Option<&str>,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Created {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        created: bool,
+    }
+    diesel::sql_query(
+        "INSERT INTO incident_follows (incident_id, follower_hash, user_id, notify_email, created_at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (incident_id, follower_hash) DO UPDATE \
+             SET notify_email = coalesce(excluded.notify_email, incident_follows.notify_email) \
+         RETURNING (xmax = 0) AS created",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(incident)
+    .bind::<diesel::sql_types::Bytea, _>(follower_hash)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>, _>(user)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(notify_email)
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .get_result::<Created>(conn)
+    .await
+    .map(|row| row.created)
+}
+
+/// Stops `follower_hash` following `incident`; whether it did.
+pub async fn unfollow(
+    conn: &mut AsyncPgConnection,
+    incident: i64,
+    follower_hash: &[u8],
+) -> QueryResult<bool> {
+    diesel::delete(
+        incident_follows::table
+            .filter(incident_follows::incident_id.eq(incident))
+            .filter(incident_follows::follower_hash.eq(follower_hash)),
+    )
+    .execute(conn)
+    .await
+    .map(|deleted| deleted > 0)
+}
+
+/// Whether `follower_hash` follows `incident` with an address to mail.
+pub async fn follows_with_mail(
+    conn: &mut AsyncPgConnection,
+    incident: i64,
+    follower_hash: &[u8],
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        incident_follows::table
+            .filter(incident_follows::incident_id.eq(incident))
+            .filter(incident_follows::follower_hash.eq(follower_hash))
+            .filter(incident_follows::notify_email.is_not_null()),
+    ))
+    .get_result(conn)
+    .await
+}
+
+/// An incident an account follows.
+#[derive(Debug, Clone)]
+pub struct Followed {
+    pub incident: PublicIncident,
+    pub followed_at: DateTime<Utc>,
+    /// Whether news of it goes to an address.
+    pub notified: bool,
+}
+
+/// The incidents `user` follows, most recently followed first, at most `limit`.
+pub async fn followed_by(
+    conn: &mut AsyncPgConnection,
+    user: i64,
+    limit: i64,
+) -> QueryResult<Vec<Followed>> {
+    let follows: Vec<(i64, DateTime<Utc>, bool)> = incident_follows::table
+        .filter(incident_follows::user_id.eq(user))
+        .order((
+            incident_follows::created_at.desc(),
+            incident_follows::id.desc(),
+        ))
+        .limit(limit)
+        .select((
+            incident_follows::incident_id,
+            incident_follows::created_at,
+            incident_follows::notify_email.is_not_null(),
+        ))
+        .load(conn)
+        .await?;
+    let ids: Vec<i64> = follows.iter().map(|(id, _, _)| *id).collect();
+    let mut incidents: std::collections::HashMap<i64, PublicIncident> = public_incidents!()
+        .filter(incidents::id.eq_any(&ids))
+        .load::<PublicIncident>(conn)
+        .await?
+        .into_iter()
+        .map(|incident| (incident.id, incident))
+        .collect();
+    Ok(follows
+        .into_iter()
+        .filter_map(|(id, followed_at, notified)| {
+            incidents.remove(&id).map(|incident| Followed {
+                incident,
+                followed_at,
+                notified,
+            })
+        })
+        .collect())
 }
 
 /// Whether `incident` exists and is open.

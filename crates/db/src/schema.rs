@@ -122,6 +122,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    incident_follows (id) {
+        id -> Int8,
+        incident_id -> Int8,
+        follower_hash -> Bytea,
+        user_id -> Nullable<Int8>,
+        notify_email -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     use diesel::sql_types::*;
     use postgis_diesel::sql_types::*;
 
@@ -370,6 +381,7 @@ diesel::joinable!(service_areas -> jurisdictions (jurisdiction_id));
 diesel::joinable!(routes -> departments (department_id));
 diesel::joinable!(reports -> incidents (incident_id));
 diesel::joinable!(incident_supports -> incidents (incident_id));
+diesel::joinable!(incident_follows -> incidents (incident_id));
 diesel::joinable!(reports -> categories (category_id));
 diesel::joinable!(report_events -> reports (report_id));
 diesel::joinable!(staff_departments -> users (user_id));
@@ -388,6 +400,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     routes,
     incidents,
     incident_supports,
+    incident_follows,
     reports,
     report_events,
     public_reports,

@@ -2876,3 +2876,226 @@ async fn nothing_crosses_from_one_city_to_another() {
     let (_, departments) = get(&app, "/api/v1/admin/departments", &worcester_admin.token).await;
     assert_eq!(departments.as_array().unwrap().len(), 1);
 }
+
+/// Status-change mails queued for `address`.
+async fn news_for(app: &TestApp, address: &str) -> i64 {
+    app.db
+        .count(&format!(
+            "outbox WHERE message = 'status_changed' AND channel = 'email' AND destination = '{address}'"
+        ))
+        .await
+}
+
+/// Residents follow an incident without supporting it — by account or by phone — hear of its
+/// status changes (also once it was merged into another), list what they follow, and stop.
+#[tokio::test]
+async fn residents_follow_incidents_without_supporting_them() {
+    let app = TestApp::spawn().await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let dispatcher = app.staff("dispatcher", &[&department]).await;
+    let ada = resident(&app, "ada@example.org").await;
+    let keeper = report(&app, DORCHESTER, "pothole", json!({})).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let other = report(
+        &app,
+        (DORCHESTER.0 + 0.0014, DORCHESTER.1),
+        "pothole",
+        json!({}),
+    )
+    .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let follow = async |token: Option<&str>, incident: i64, body: Value| {
+        call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/incidents/{incident}/follow"),
+            token,
+            &[],
+            Some(body),
+        )
+        .await
+    };
+
+    // A phone follows with an address; without a device id (nor an account) there is no one.
+    let (status, body, _) = follow(None, keeper, json!({"notify_email": "x@example.org"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["code"], "missing_field");
+    let phone = json!({"device_id": "a-curious-phone", "notify_email": "curious@example.org"});
+    let (status, body, _) = follow(None, other, phone.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["notified"], true);
+    let (status, _, _) = follow(None, other, phone.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) = follow(None, 999_999, phone.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // Following is not supporting: no one more said "me too".
+    let (_, incident) = app.get_json(&format!("/api/v1/incidents/{other}")).await;
+    assert_eq!(incident["supporters_count"], 0);
+    assert_eq!(incident["priority"], 3);
+
+    // Ada follows one incident by account, without mail, and supports the other: both listed.
+    let (status, body, _) = follow(Some(&ada), keeper, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["notified"], false);
+    let (status, _, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/incidents/{other}/supports"),
+        Some(&ada),
+        &[],
+        Some(json!({"device_id": "adas-phone-0001"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, mine) = get(&app, "/api/v1/me/follows", &ada).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    let listed: Vec<&Value> = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["incident"]["id"])
+        .collect();
+    assert_eq!(listed, [&json!(other), &json!(keeper)], "newest first");
+    assert!(!mine.to_string().contains("@example.org"), "{mine}");
+    let (status, _) = get(&app, "/api/v1/me/follows", "not-a-token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Merged into the keeper, the followed incident's news is the keeper's: the phone hears.
+    let (status, merged) = act(
+        &app,
+        &dispatcher,
+        keeper,
+        "merge",
+        1,
+        Some(json!({"incident_ids": [other], "explanation": "Same hole."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{merged}");
+    let (status, moved) = act(
+        &app,
+        &dispatcher,
+        keeper,
+        "status",
+        merged["version"].as_i64().unwrap(),
+        Some(json!({"status": "scheduled", "explanation": "Booked for Monday."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(news_for(&app, "curious@example.org").await, 1);
+    // Both reporters (the report helper leaves an address) and the phone.
+    let mails = app.mail.wait_for(3, Duration::from_secs(10)).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains("To: curious@example.org") && m.contains("Booked for Monday.")),
+        "{mails:?}"
+    );
+
+    // Unfollowed, the phone hears nothing more.
+    let (status, _, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/incidents/{other}/unfollow"),
+        None,
+        &[],
+        Some(json!({"device_id": "a-curious-phone"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = act(
+        &app,
+        &dispatcher,
+        keeper,
+        "status",
+        moved["version"].as_i64().unwrap(),
+        Some(json!({"status": "resolved", "explanation": "Filled."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(news_for(&app, "curious@example.org").await, 1);
+    let (status, _, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/incidents/{keeper}/unfollow"),
+        Some(&ada),
+        &[],
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, mine) = get(&app, "/api/v1/me/follows", &ada).await;
+    assert_eq!(mine.as_array().unwrap().len(), 1, "the supported one stays");
+}
+
+/// One address hears of a change once, whether it reported, supported or follows.
+#[tokio::test]
+async fn a_follower_who_also_supports_hears_once() {
+    let app = TestApp::spawn().await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let crew = app.staff("crew", &[&department]).await;
+    let job = report(&app, DORCHESTER, "pothole", json!({})).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let neighbour =
+        json!({"device_id": "neighbour-phone-1", "notify_email": "Neighbour@example.org"});
+    for path in ["supports", "follow"] {
+        let response = app
+            .post_json(&format!("/api/v1/incidents/{job}/{path}"), &neighbour)
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{path}");
+    }
+    let (status, _) = act(
+        &app,
+        &crew,
+        job,
+        "status",
+        1,
+        Some(json!({"status": "acknowledged", "explanation": "Seen."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        app.db
+            .count("outbox WHERE message = 'status_changed' AND lower(destination) = 'neighbour@example.org'")
+            .await,
+        1
+    );
+}
+
+/// Signed in, a resident supports an incident once, whichever phone they use.
+#[tokio::test]
+async fn one_support_per_account_whatever_the_device() {
+    let app = TestApp::spawn().await;
+    let ada = resident(&app, "ada@example.org").await;
+    let job = report(&app, DORCHESTER, "pothole", json!({})).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let mut answers = Vec::new();
+    for device in ["adas-phone-0001", "adas-tablet-002"] {
+        let (status, body, _) = call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/incidents/{job}/supports"),
+            Some(&ada),
+            &[],
+            Some(json!({"device_id": device})),
+        )
+        .await;
+        answers.push((status, body["supporters_count"].clone()));
+    }
+    assert_eq!(
+        answers,
+        [(StatusCode::CREATED, json!(1)), (StatusCode::OK, json!(1))]
+    );
+    // Signed out, the same phone is a device of its own: it counts once more.
+    let response = app
+        .post_json(
+            &format!("/api/v1/incidents/{job}/supports"),
+            &json!({"device_id": "adas-phone-0001"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(app.db.count("incident_supports").await, 2);
+}
