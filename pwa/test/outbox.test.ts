@@ -43,6 +43,7 @@ function report(): CreatedReport {
     source: 'pwa',
     created_at: now,
     updated_at: now,
+    overdue: false,
     linked_to_existing_incident: false,
     duplicate_candidates: [],
     photos: [],

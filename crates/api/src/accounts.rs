@@ -14,11 +14,10 @@ use crate::{
         self, Authenticated, device_hash, hash_password, issue_refresh, random_bytes, sha256,
         verify_password,
     },
-    client_ip,
     error::{ApiError, Problem},
     extract::JsonBody,
     mail_links::{Bilingual, LinkPage, confirmation_page, done},
-    rate_limit::Limited,
+    rate_limit::{Identity, Limited},
     reports::check,
 };
 
@@ -188,7 +187,7 @@ pub async fn register(
     };
     state
         .limiter
-        .check(Limited::Login, &[format!("ip:{}", client_ip(&req))])?;
+        .check(Limited::Login, &[Identity::client(&req)])?;
     let hash = hash_password(password.as_str().to_owned()).await?;
     let mut conn = state.pool.get().await?;
     let inserted = accounts::insert_user(
@@ -246,8 +245,8 @@ pub async fn login(
     state.limiter.check(
         Limited::Login,
         &[
-            format!("ip:{}", client_ip(&req)),
-            format!("email:{}", hex_digest(email.as_str())),
+            Identity::client(&req),
+            Identity::Email(sha256(email.as_str())),
         ],
     )?;
     let mut conn = state.pool.get().await?;
@@ -265,10 +264,6 @@ pub async fn login(
     };
     tracing::info!(user = user.id, "signed in");
     Ok(web::Json(open_session(&state, &mut conn, user.id).await?))
-}
-
-fn hex_digest(text: &str) -> String {
-    auth::hex(&sha256(text))
 }
 
 enum Rotation {
@@ -298,7 +293,7 @@ pub async fn refresh(
 ) -> Result<web::Json<Session>, ApiError> {
     state
         .limiter
-        .check(Limited::Login, &[format!("ip:{}", client_ip(&req))])?;
+        .check(Limited::Login, &[Identity::client(&req)])?;
     let token_hash = sha256(body.refresh_token.trim());
     let now = Utc::now();
     let mut conn = state.pool.get().await?;

@@ -1,21 +1,24 @@
-//! Administration of a city's staff: accounts, roles and departments, each action audited.
-//! Only admins, and only in their own jurisdiction.
+//! Administration of a city's staff (accounts, roles and departments), of its own settings, and
+//! the reading of its audit log. Only admins, and only in their own jurisdiction; every change
+//! is audited in the transaction that makes it.
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use signalons_db::{
-    AsyncPgConnection, DatabaseErrorKind, DbError,
+    AsyncConnection, AsyncPgConnection, DatabaseErrorKind, DbError,
     accounts::{self, NewAuditEntry, UserChanges},
+    admin as admin_queries,
 };
 use signalons_domain::{AccountEmail, Actor, NewPassword, Role, Violation};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     AppState,
     auth::{Authenticated, hash_password},
     error::{ApiError, FieldError, Problem},
-    extract::JsonBody,
+    extract::{JsonBody, QueryParams},
+    jobs::AuditEntry,
     reports::check,
 };
 
@@ -106,16 +109,26 @@ async fn department_ids(
         ));
         return Ok(Vec::new());
     }
-    let (ids, missing) = accounts::departments_by_code(conn, jurisdiction, codes).await?;
-    if !missing.is_empty() {
+    let found = accounts::departments_by_code(conn, jurisdiction, codes).await?;
+    if !found.missing.is_empty() {
         errors.push(FieldError::new(
             "departments",
             Violation::new(
                 "unknown_department",
-                format!("no department {}", missing.join(", ")),
+                format!("no department {}", found.missing.join(", ")),
             ),
         ));
     }
+    if !found.retired.is_empty() {
+        errors.push(FieldError::new(
+            "departments",
+            Violation::new(
+                "inactive_department",
+                format!("department {} is retired", found.retired.join(", ")),
+            ),
+        ));
+    }
+    let ids = found.ids;
     if ids.is_empty() && matches!(role, Role::Crew | Role::Dispatcher) {
         errors.push(FieldError::new(
             "departments",
@@ -165,38 +178,47 @@ pub async fn create_staff_account(
     }
     let hash = hash_password(password.as_str().to_owned()).await?;
     let now = Utc::now();
-    let inserted = accounts::insert_user(
-        conn,
-        accounts::NewUser {
-            email: email.as_str(),
-            password_hash: &hash,
-            display_name: &display_name,
-            role: request.role.as_str(),
-            jurisdiction_id: Some(jurisdiction),
-            created_at: now,
-        },
-        &departments,
-    )
-    .await;
-    let id = match inserted {
-        Ok(id) => id,
-        Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-            return Err(StaffError::EmailTaken);
-        }
-        Err(error) => return Err(error.into()),
-    };
-    accounts::audit(
-        conn,
-        NewAuditEntry {
-            jurisdiction_id: Some(jurisdiction),
-            actor_id: by,
-            action: "staff.create",
-            target_id: Some(id),
-            detail: serde_json::json!({ "role": request.role, "departments": request.departments }),
-            created_at: now,
-        },
-    )
-    .await?;
+    // The account and its audit entry commit together, or neither does.
+    let id = conn
+        .transaction::<_, StaffError, _>(async |conn| {
+            let inserted = accounts::insert_user(
+                conn,
+                accounts::NewUser {
+                    email: email.as_str(),
+                    password_hash: &hash,
+                    display_name: &display_name,
+                    role: request.role.as_str(),
+                    jurisdiction_id: Some(jurisdiction),
+                    created_at: now,
+                },
+                &departments,
+            )
+            .await;
+            let id = match inserted {
+                Ok(id) => id,
+                Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                    return Err(StaffError::EmailTaken);
+                }
+                Err(error) => return Err(error.into()),
+            };
+            accounts::audit(
+                conn,
+                NewAuditEntry {
+                    jurisdiction_id: Some(jurisdiction),
+                    actor_id: by,
+                    action: "staff.create",
+                    target_id: Some(id),
+                    detail: serde_json::json!({
+                        "role": request.role,
+                        "departments": request.departments,
+                    }),
+                    created_at: now,
+                },
+            )
+            .await?;
+            Ok(id)
+        })
+        .await?;
     tracing::info!(user = id, role = %request.role, "staff account created");
     Ok(id)
 }
@@ -349,38 +371,249 @@ pub async fn update_staff(
         return Err(ApiError::invalid_body(errors));
     }
     let now = Utc::now();
-    accounts::update_user(
-        &mut conn,
-        id,
-        UserChanges {
-            role: body.role.map(Role::as_str),
-            display_name: display_name.as_deref(),
-            disabled_at: body.disabled.map(|disabled| disabled.then_some(now)),
-        },
-    )
-    .await?;
-    if let Some(departments) = &departments {
-        accounts::set_departments(&mut conn, id, jurisdiction, departments).await?;
-    }
-    if body.disabled == Some(true) {
-        accounts::revoke_all_tokens(&mut conn, id, now).await?;
-    }
-    accounts::audit(
-        &mut conn,
-        NewAuditEntry {
-            jurisdiction_id: Some(jurisdiction),
-            actor_id: Some(actor.user_id),
-            action: "staff.update",
-            target_id: Some(id),
-            detail: serde_json::json!({
-                "role": body.role,
-                "departments": body.departments,
-                "disabled": body.disabled,
-            }),
-            created_at: now,
-        },
-    )
+    // The change, the signing out and the audit entry commit together, or none does.
+    conn.transaction::<_, DbError, _>(async |conn| {
+        accounts::update_user(
+            conn,
+            id,
+            UserChanges {
+                role: body.role.map(Role::as_str),
+                display_name: display_name.as_deref(),
+                disabled_at: body.disabled.map(|disabled| disabled.then_some(now)),
+            },
+        )
+        .await?;
+        if let Some(departments) = &departments {
+            accounts::set_departments(conn, id, jurisdiction, departments).await?;
+        }
+        if body.disabled == Some(true) {
+            accounts::revoke_all_tokens(conn, id, now).await?;
+        }
+        // Live streams of this account check it again when this commits.
+        accounts::announce_change(conn, id).await?;
+        accounts::audit(
+            conn,
+            NewAuditEntry {
+                jurisdiction_id: Some(jurisdiction),
+                actor_id: Some(actor.user_id),
+                action: "staff.update",
+                target_id: Some(id),
+                detail: serde_json::json!({
+                    "role": body.role,
+                    "departments": body.departments,
+                    "disabled": body.disabled,
+                }),
+                created_at: now,
+            },
+        )
+        .await
+    })
     .await?;
     let user = accounts::find(&mut conn, id).await?.ok_or_else(not_found)?;
     Ok(web::Json(staff_member(&mut conn, user).await?))
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// What was acted on: `staff`, `department`, `category`, `area`, `route`, `jurisdiction`,
+    /// `job`, `delivery`.
+    pub object: Option<String>,
+    /// Its id.
+    pub target_id: Option<i64>,
+    /// Entries older than this entry id (the last id of the previous page).
+    pub before: Option<i64>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// Your city's audit log, newest first: every staff and admin action, with what changed
+/// (admins).
+#[utoipa::path(
+    tag = "admin",
+    params(AuditQuery),
+    responses(
+        (status = 200, body = [AuditEntry]),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/audit")]
+pub async fn list_audit(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    QueryParams(query): QueryParams<AuditQuery>,
+) -> Result<web::Json<Vec<AuditEntry>>, ApiError> {
+    let jurisdiction = require_admin(&actor)?;
+    let mut errors = Vec::new();
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        errors.push(FieldError::new(
+            "limit",
+            Violation::new("out_of_range", "limit is 1 to 200"),
+        ));
+    }
+    if let Some(object) = &query.object
+        && (!(2..=32).contains(&object.len())
+            || !object.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    {
+        errors.push(FieldError::new(
+            "object",
+            Violation::new("invalid_value", "object is a word such as `staff` or `job`"),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_query(errors));
+    }
+    let mut conn = state.pool.get().await?;
+    let entries = accounts::audit_entries(
+        &mut conn,
+        jurisdiction,
+        accounts::AuditFilter {
+            object: query.object.as_deref(),
+            target_id: query.target_id,
+            before: query.before,
+        },
+        limit,
+    )
+    .await?;
+    Ok(web::Json(
+        entries.into_iter().map(AuditEntry::from).collect(),
+    ))
+}
+
+/// A city's own settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JurisdictionSettings {
+    pub slug: String,
+    pub name: String,
+    pub locale: String,
+    /// IANA time zone: due dates end at local midnight.
+    pub time_zone: String,
+    /// Days after a resolution during which its reporter may reopen it.
+    pub reopen_window_days: i32,
+}
+
+impl From<admin_queries::JurisdictionSettings> for JurisdictionSettings {
+    fn from(row: admin_queries::JurisdictionSettings) -> Self {
+        Self {
+            slug: row.slug,
+            name: row.name,
+            locale: row.locale,
+            time_zone: row.time_zone,
+            reopen_window_days: row.reopen_window_days,
+        }
+    }
+}
+
+/// Changes to a city's settings; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JurisdictionChanges {
+    /// 0 to 365 days.
+    #[schema(minimum = 0, maximum = 365)]
+    pub reopen_window_days: Option<i32>,
+    /// An IANA time zone such as `America/New_York`; open jobs' due dates follow it.
+    #[schema(max_length = 64)]
+    pub time_zone: Option<String>,
+}
+
+/// Your city's settings (admins).
+#[utoipa::path(
+    tag = "admin",
+    responses(
+        (status = 200, body = JurisdictionSettings),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/jurisdiction")]
+pub async fn get_jurisdiction(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<web::Json<JurisdictionSettings>, ApiError> {
+    let jurisdiction = require_admin(&actor)?;
+    let mut conn = state.pool.get().await?;
+    Ok(web::Json(
+        admin_queries::jurisdiction(&mut conn, jurisdiction)
+            .await?
+            .into(),
+    ))
+}
+
+/// Change your city's reopen window or time zone (admins). A new time zone moves the due dates
+/// of open jobs.
+#[utoipa::path(
+    tag = "admin",
+    request_body = JurisdictionChanges,
+    responses(
+        (status = 200, body = JurisdictionSettings),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/admin/jurisdiction")]
+pub async fn patch_jurisdiction(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    JsonBody(body): JsonBody<JurisdictionChanges>,
+) -> Result<web::Json<JurisdictionSettings>, ApiError> {
+    let jurisdiction = require_admin(&actor)?;
+    let mut errors = Vec::new();
+    if let Some(days) = body.reopen_window_days
+        && !(0..=365).contains(&days)
+    {
+        errors.push(FieldError::new(
+            "reopen_window_days",
+            Violation::new("out_of_range", "the reopen window is 0 to 365 days"),
+        ));
+    }
+    let mut conn = state.pool.get().await?;
+    if let Some(zone) = &body.time_zone
+        && (zone.len() > 64 || !admin_queries::time_zone_exists(&mut conn, zone).await?)
+    {
+        errors.push(FieldError::new(
+            "time_zone",
+            Violation::new(
+                "unknown_time_zone",
+                "a time zone is an IANA name such as America/New_York",
+            ),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_body(errors));
+    }
+    let now = Utc::now();
+    let settings = conn
+        .transaction::<_, DbError, _>(async |conn| {
+            admin_queries::update_jurisdiction(
+                conn,
+                jurisdiction,
+                body.reopen_window_days,
+                body.time_zone.as_deref(),
+            )
+            .await?;
+            accounts::audit(
+                conn,
+                NewAuditEntry {
+                    jurisdiction_id: Some(jurisdiction),
+                    actor_id: Some(actor.user_id),
+                    action: "jurisdiction.update",
+                    target_id: Some(jurisdiction),
+                    detail: serde_json::json!({
+                        "reopen_window_days": body.reopen_window_days,
+                        "time_zone": body.time_zone,
+                    }),
+                    created_at: now,
+                },
+            )
+            .await?;
+            admin_queries::jurisdiction(conn, jurisdiction).await
+        })
+        .await?;
+    Ok(web::Json(settings.into()))
 }

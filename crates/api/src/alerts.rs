@@ -13,11 +13,11 @@ use signalons_domain::{
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    AppState, client_ip,
+    AppState,
     error::{ApiError, FieldError, Problem},
     extract::{JsonBody, QueryParams},
     mail_links::{Bilingual, LinkPage, confirmation_page, done},
-    rate_limit::Limited,
+    rate_limit::{Identity, Limited},
     reports::check,
 };
 
@@ -183,7 +183,7 @@ pub async fn create_alert(
     // Each alert sends a mail to an address nobody has proven yet: bounded like supports.
     state
         .limiter
-        .check(Limited::Support, &[format!("ip:{}", client_ip(&req))])?;
+        .check(Limited::Support, &[Identity::client(&req)])?;
     let frequency = match body.frequency.unwrap_or(Frequency::Immediate) {
         Frequency::Immediate => "immediate",
         Frequency::Daily => "daily",

@@ -1,21 +1,21 @@
-//! Incidents: the problem behind one or more reports, and "me too".
+//! Incidents: the problem behind one or more reports, "me too", and following one.
 
 use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use signalons_db::incidents::{self as incident_queries};
-use signalons_domain::{
-    ContactEmail, DeviceId, ReportStatus, Violation, dedup::priority_with_support,
+use signalons_db::{
+    incidents::{self as incident_queries},
+    models::PublicIncident,
 };
+use signalons_domain::{Actor, ContactEmail, DeviceId, ReportStatus, Violation};
 use utoipa::ToSchema;
 
 use crate::{
     AppState,
-    auth::{MaybeAuthenticated, device_hash, sha256},
-    client_ip,
+    auth::{Authenticated, MaybeAuthenticated, device_hash, sha256},
     error::{ApiError, Problem},
     extract::JsonBody,
-    rate_limit::Limited,
+    rate_limit::{Identity, Limited},
     reports::{Named, check},
 };
 
@@ -42,6 +42,10 @@ pub struct Incident {
     /// When staff found it to be the same problem as another incident: that one, which its
     /// reports and supporters joined.
     pub merged_into: Option<i64>,
+    /// When the city's service level says it should be fixed, if the category has one.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Still open past its due date.
+    pub overdue: bool,
 }
 
 fn incident_not_found(id: i64) -> ApiError {
@@ -55,6 +59,10 @@ async fn load_incident(
     let row = incident_queries::find_public(conn, id)
         .await?
         .ok_or_else(|| incident_not_found(id))?;
+    incident(row)
+}
+
+fn incident(row: PublicIncident) -> Result<Incident, ApiError> {
     Ok(Incident {
         id: row.id,
         jurisdiction: row.jurisdiction_slug,
@@ -75,8 +83,10 @@ async fn load_incident(
         supporters_count: row.supporters_count,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        overdue: crate::reports::overdue(row.due_at, row.closed_at, Utc::now()),
         closed_at: row.closed_at,
         merged_into: row.merged_into_id,
+        due_at: row.due_at,
     })
 }
 
@@ -120,8 +130,9 @@ pub struct SupportResult {
     pub newly_supported: bool,
 }
 
-/// Support an open incident instead of filing another report; it counts once per device and
-/// makes the incident more urgent as supporters add up.
+/// Support an open incident instead of filing another report; it counts once per device (once
+/// per account when signed in, whatever the device) and makes the incident more urgent as
+/// supporters add up. Signed in, you follow it too (`GET /me/follows`).
 #[utoipa::path(
     tag = "incidents",
     params(("id" = i64, Path, description = "Incident id")),
@@ -159,13 +170,10 @@ pub async fn support_incident(
         return Err(ApiError::invalid_body(errors));
     };
     // Signed in, one support per account; otherwise one per device.
-    let supporter = match &caller {
-        Some(actor) => sha256(&format!("account:{}", actor.user_id)),
-        None => device_hash(device_id.as_str()),
-    };
-    let mut identities = vec![format!("ip:{}", client_ip(&req))];
+    let supporter = follower(caller.as_ref(), Some(device_id.as_str()))?;
+    let mut identities = vec![Identity::client(&req)];
     if let Some(actor) = &caller {
-        identities.push(format!("account:{}", actor.user_id));
+        identities.push(Identity::Account(actor.user_id));
     }
     state.limiter.check(Limited::Support, &identities)?;
     let mut conn = state.pool.get().await?;
@@ -184,9 +192,9 @@ pub async fn support_incident(
         &mut conn,
         id,
         &supporter,
+        caller.as_ref().map(|actor| actor.user_id),
         email.as_ref().map(ContactEmail::as_str),
         Utc::now(),
-        priority_with_support,
     )
     .await?;
     let status = if outcome.created {
@@ -199,4 +207,192 @@ pub async fn support_incident(
         supporters_count: outcome.supporters_count,
         newly_supported: outcome.created,
     }))
+}
+
+/// Who follows: a signed-in caller is followed by account; otherwise the device.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowRequest {
+    /// The app's device id (8 to 128 characters), needed when not signed in. Stored only as a
+    /// hash.
+    #[serde(default)]
+    #[schema(min_length = 8, max_length = 128)]
+    pub device_id: Option<String>,
+    /// Where to hear of its status changes. Private: never shown publicly. Without it, a
+    /// signed-in resident finds it in `GET /me/follows`.
+    #[serde(default)]
+    #[schema(max_length = 254)]
+    pub notify_email: Option<String>,
+}
+
+/// Who stops following.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnfollowRequest {
+    /// The device id it was followed with, when not signed in.
+    #[serde(default)]
+    pub device_id: Option<String>,
+}
+
+/// A follow, as it now stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Following {
+    pub incident_id: i64,
+    /// Whether status changes are mailed (an address is kept).
+    pub notified: bool,
+}
+
+/// The supporter or follower a request names: the signed-in account, else the device it
+/// gives.
+fn follower(caller: Option<&Actor>, device_id: Option<&str>) -> Result<Vec<u8>, ApiError> {
+    if let Some(actor) = caller {
+        return Ok(sha256(&format!("account:{}", actor.user_id)));
+    }
+    let mut errors = Vec::new();
+    let device = match device_id {
+        Some(device) => check("device_id", DeviceId::new(device), &mut errors),
+        None => {
+            errors.push(crate::error::FieldError::new(
+                "device_id",
+                Violation::new(
+                    "missing_field",
+                    "sign in, or give the device_id this phone follows with",
+                ),
+            ));
+            None
+        }
+    };
+    device
+        .map(|device| device_hash(device.as_str()))
+        .ok_or_else(|| ApiError::invalid_body(errors))
+}
+
+/// Follow an incident without supporting it: its status changes are mailed to `notify_email`
+/// when given, and a signed-in resident finds it in `GET /me/follows`. Following again updates
+/// the address (`200`). Closed incidents may be followed too: they may be reopened.
+#[utoipa::path(
+    tag = "incidents",
+    params(("id" = i64, Path, description = "Incident id")),
+    request_body = FollowRequest,
+    responses(
+        (status = 201, description = "Followed", body = Following),
+        (status = 200, description = "Already followed (the address is updated)", body = Following),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[post("/incidents/{id}/follow")]
+pub async fn follow_incident(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    MaybeAuthenticated(caller): MaybeAuthenticated,
+    id: web::Path<i64>,
+    JsonBody(body): JsonBody<FollowRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let follower = follower(caller.as_ref(), body.device_id.as_deref())?;
+    let mut errors = Vec::new();
+    let Some(email) = check(
+        "notify_email",
+        body.notify_email
+            .as_deref()
+            .map(ContactEmail::new)
+            .transpose(),
+        &mut errors,
+    ) else {
+        return Err(ApiError::invalid_body(errors));
+    };
+    let mut identities = vec![Identity::client(&req)];
+    if let Some(actor) = &caller {
+        identities.push(Identity::Account(actor.user_id));
+    }
+    state.limiter.check(Limited::Support, &identities)?;
+    let mut conn = state.pool.get().await?;
+    if incident_queries::is_open(&mut conn, id).await?.is_none() {
+        return Err(incident_not_found(id));
+    }
+    let created = incident_queries::follow(
+        &mut conn,
+        id,
+        &follower,
+        caller.as_ref().map(|actor| actor.user_id),
+        email.as_ref().map(ContactEmail::as_str),
+        Utc::now(),
+    )
+    .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let notified = incident_queries::follows_with_mail(&mut conn, id, &follower).await?;
+    Ok(HttpResponse::build(status).json(Following {
+        incident_id: id,
+        notified,
+    }))
+}
+
+/// Stop following an incident (`204`, also when it was not followed).
+#[utoipa::path(
+    tag = "incidents",
+    params(("id" = i64, Path, description = "Incident id")),
+    request_body = UnfollowRequest,
+    responses(
+        (status = 204, description = "Not followed any more"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[post("/incidents/{id}/unfollow")]
+pub async fn unfollow_incident(
+    state: web::Data<AppState>,
+    MaybeAuthenticated(caller): MaybeAuthenticated,
+    id: web::Path<i64>,
+    JsonBody(body): JsonBody<UnfollowRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let follower = follower(caller.as_ref(), body.device_id.as_deref())?;
+    let mut conn = state.pool.get().await?;
+    incident_queries::unfollow(&mut conn, id.into_inner(), &follower).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// An incident you follow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowedIncident {
+    pub incident: Incident,
+    pub followed_at: DateTime<Utc>,
+    /// Whether its status changes are mailed to you.
+    pub notified: bool,
+}
+
+/// The incidents you follow (or supported, signed in), most recently followed first; at most
+/// 200.
+#[utoipa::path(
+    tag = "incidents",
+    responses(
+        (status = 200, body = [FollowedIncident]),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/me/follows")]
+pub async fn my_follows(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<web::Json<Vec<FollowedIncident>>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let followed = incident_queries::followed_by(&mut conn, actor.user_id, 200).await?;
+    followed
+        .into_iter()
+        .map(|followed| {
+            Ok(FollowedIncident {
+                incident: incident(followed.incident)?,
+                followed_at: followed.followed_at,
+                notified: followed.notified,
+            })
+        })
+        .collect::<Result<_, ApiError>>()
+        .map(web::Json)
 }

@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use signalons_db::{
     AsyncConnection, AsyncPgConnection,
     accounts::{self, NewAuditEntry},
-    jobs::{self as job_queries, AssigneeFilter, JobState, QueueFilter, QueueRow},
+    jobs::{self as job_queries, AssigneeFilter, JobState, MergeRefusal, QueueFilter, QueueRow},
 };
 use signalons_domain::{
     Actor, CategoryCode, Explanation, GeoPoint, Latitude, Longitude, ReportStatus, Violation,
     access::{Denied, JobAction, JobScope},
     dedup::distance_m,
+    status::Transition,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -438,22 +439,14 @@ async fn apply(
                         .status
                         .parse()
                         .map_err(|e: Violation| ApiError::internal(&e))?;
-                    if !from.can_become(*to) {
-                        return Err(ApiError::unprocessable(
+                    let transition = Transition::new(from, *to).map_err(|refused| {
+                        ApiError::unprocessable(
                             "invalid_transition",
-                            format!("a job that is {from} cannot become {to}"),
-                        ));
-                    }
-                    job_queries::change_status(
-                        conn,
-                        id,
-                        from.as_str(),
-                        to.as_str(),
-                        to.is_closed(),
-                        explanation.as_str(),
-                        now,
-                    )
-                    .await?;
+                            format!("a job that is {} cannot become {}", refused.from, refused.to),
+                        )
+                    })?;
+                    job_queries::change_status(conn, id, transition, explanation.as_str(), now)
+                        .await?;
                     if let Some(note) = internal_note {
                         job_queries::add_internal_note(conn, id, note, now).await?;
                     }
@@ -483,7 +476,31 @@ async fn apply(
                             ));
                         }
                     }
-                    let moved = job_queries::merge_incidents(conn, &locked, absorbed, explanation.as_str(), now).await?;
+                    let merged = job_queries::merge_incidents(conn, &locked, absorbed, explanation.as_str(), now).await?;
+                    let moved = match merged {
+                        Ok(moved) => moved,
+                        Err(MergeRefusal::KeeperClosed) => {
+                            return Ok(Err((
+                                "job_closed",
+                                "this job is closed: merge it into an open job instead, or reopen it first",
+                            )));
+                        }
+                        Err(MergeRefusal::Report { report_id, refused }) => {
+                            return Err(ApiError::unprocessable(
+                                "invalid_transition",
+                                format!(
+                                    "report {report_id} is {} and cannot become {}: merge into the job that is further along",
+                                    refused.from, refused.to
+                                ),
+                            ));
+                        }
+                        Err(MergeRefusal::Absorbed { incident_id, refused }) => {
+                            return Err(ApiError::unprocessable(
+                                "not_mergeable",
+                                format!("job {incident_id} is {} and cannot close as a duplicate", refused.from),
+                            ));
+                        }
+                    };
                     detail = serde_json::json!({
                         "version": expected,
                         "absorbed": absorbed,
@@ -1013,18 +1030,33 @@ pub async fn retry_delivery(
     Ok(web::Json(Delivery::from(message)))
 }
 
-/// One staff action on a job.
+/// One staff action.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
-    /// The staff member who acted.
+    /// The staff member who acted (absent for the command line and other systems).
     pub actor_id: Option<i64>,
-    /// `job.take`, `job.release`, `job.assign`, `job.status`...
+    /// `<object>.<verb>`: `job.take`, `job.status`, `staff.create`, `category.put`...
     pub action: String,
+    /// The id of what was acted on (a job, a staff account, a category...).
+    pub target_id: Option<i64>,
     /// What changed, including internal notes.
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
     pub created_at: DateTime<Utc>,
+}
+
+impl From<accounts::AuditEntry> for AuditEntry {
+    fn from(e: accounts::AuditEntry) -> Self {
+        Self {
+            id: e.id,
+            actor_id: e.actor_id,
+            action: e.action,
+            target_id: e.target_id,
+            detail: e.detail,
+            created_at: e.created_at,
+        }
+    }
 }
 
 /// Every staff action on a job, newest first, internal notes included (staff only).
@@ -1053,19 +1085,16 @@ pub async fn job_audit(
     let entries = accounts::audit_entries(
         &mut conn,
         found.jurisdiction_id,
-        Some(("job", id)),
-        None,
+        accounts::AuditFilter {
+            object: Some("job"),
+            target_id: Some(id),
+            before: None,
+        },
         200,
     )
     .await?
     .into_iter()
-    .map(|e| AuditEntry {
-        id: e.id,
-        actor_id: e.actor_id,
-        action: e.action,
-        detail: e.detail,
-        created_at: e.created_at,
-    })
+    .map(AuditEntry::from)
     .collect();
     Ok(web::Json(entries))
 }
@@ -1098,23 +1127,14 @@ pub async fn reopen_by_reporter(
             .status
             .parse()
             .map_err(|e: Violation| ApiError::internal(&e))?;
-        signalons_domain::status::reporter_may_reopen(
+        let transition = Transition::reopened_by_reporter(
             status,
             locked.closed_at,
             now,
             context.reopen_window_days,
         )
         .map_err(|v| ApiError::unprocessable(v.code, v.message))?;
-        job_queries::change_status(
-            conn,
-            locked.id,
-            status.as_str(),
-            ReportStatus::Reopened.as_str(),
-            false,
-            explanation.as_str(),
-            now,
-        )
-        .await?;
+        job_queries::change_status(conn, locked.id, transition, explanation.as_str(), now).await?;
         accounts::audit(
             conn,
             NewAuditEntry {

@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod catalog;
 pub mod catalog_cache;
+pub mod client_ip;
 mod cursor;
 pub mod error;
 pub mod extract;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub catalog: Arc<catalog_cache::CatalogCache>,
     /// Which addresses webhook and Open311 URLs saved through the API may reach.
     pub delivery_targets: signalons_domain::delivery::Targets,
+    /// The load balancers whose `X-Forwarded-For` names the client (none by default).
+    pub trusted_proxies: Arc<client_ip::TrustedProxies>,
 }
 
 impl AppState {
@@ -74,6 +77,7 @@ impl AppState {
             photos: Arc::new(photos),
             catalog: Arc::new(catalog_cache::CatalogCache::default()),
             delivery_targets: signalons_domain::delivery::Targets::default(),
+            trusted_proxies: Arc::new(client_ip::TrustedProxies::default()),
         }
     }
 
@@ -82,6 +86,14 @@ impl AppState {
     pub fn with_delivery_targets(self, targets: signalons_domain::delivery::Targets) -> Self {
         Self {
             delivery_targets: targets,
+            ..self
+        }
+    }
+
+    /// The same state, believing `X-Forwarded-For` from `proxies`.
+    pub fn with_trusted_proxies(self, proxies: client_ip::TrustedProxies) -> Self {
+        Self {
+            trusted_proxies: Arc::new(proxies),
             ..self
         }
     }
@@ -94,13 +106,6 @@ impl std::fmt::Debug for AppState {
             .field("auth", &self.auth)
             .finish()
     }
-}
-
-/// The address a request came from, as the socket says (a reverse proxy's own address when
-/// there is one: rate limits then apply to the proxy as a whole).
-pub fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
 }
 
 struct BearerAuth;
@@ -172,6 +177,9 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(catalog::list_categories)
             .service(incidents::get_incident)
             .service(incidents::support_incident)
+            .service(incidents::follow_incident)
+            .service(incidents::unfollow_incident)
+            .service(incidents::my_follows)
             .service(routing::preview_routing)
             .service(catalog::list_jurisdictions)
             .service(geocode::geocode)
@@ -209,10 +217,22 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(admin::create_staff)
             .service(admin::list_staff)
             .service(admin::update_staff)
+            .service(admin::list_audit)
+            .service(admin::get_jurisdiction)
+            .service(admin::patch_jurisdiction)
+            .service(admin_catalog::list_departments)
             .service(admin_catalog::put_department)
+            .service(admin_catalog::patch_department)
+            .service(admin_catalog::list_admin_categories)
             .service(admin_catalog::put_category)
+            .service(admin_catalog::patch_category)
+            .service(admin_catalog::list_areas)
             .service(admin_catalog::post_areas)
+            .service(admin_catalog::patch_area)
+            .service(admin_catalog::delete_area)
+            .service(admin_catalog::list_routes)
             .service(admin_catalog::put_route)
+            .service(admin_catalog::delete_route)
             .service(map::map_clusters)
             .default_service(web::to(not_found)),
     );

@@ -27,11 +27,10 @@ use utoipa::ToSchema;
 use crate::{
     AppState,
     auth::{Authenticated, MaybeAuthenticated, device_hash},
-    client_ip,
     error::{ApiError, FieldError, Problem},
     extract::JsonBody,
     jobs::{denied, job_not_found, scope as job_scope},
-    rate_limit::Limited,
+    rate_limit::{Identity, Limited},
     reports::check,
 };
 
@@ -594,9 +593,9 @@ pub async fn add_report_photos(
             "only the resident who made this report can add photos to it",
         ));
     }
-    let mut identities = vec![format!("ip:{}", client_ip(&req))];
+    let mut identities = vec![Identity::client(&req)];
     if let Some(user) = user {
-        identities.push(format!("account:{user}"));
+        identities.push(Identity::Account(user));
     }
     state.limiter.check(Limited::Report, &identities)?;
     let key = upload_key(&req, &form)?;

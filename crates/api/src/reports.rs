@@ -24,11 +24,11 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     AppState,
     auth::{MaybeAuthenticated, device_hash},
-    client_ip, cursor,
+    cursor,
     error::{ApiError, FieldError, Problem},
     extract::{JsonBody, QueryParams},
     photos::{self, Photo, StoredPhotos},
-    rate_limit::Limited,
+    rate_limit::{Identity, Limited},
     submission::{self, ReportDraft, ScoredCandidate, SubmitError},
 };
 
@@ -222,6 +222,21 @@ pub struct Report {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// When the city's service level says its problem should be fixed (its incident's due
+    /// date), if the category has one.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Still open past its due date.
+    pub overdue: bool,
+}
+
+/// Whether a problem due at `due_at` and closed at `closed_at` is late at `now`: open past its
+/// due date (the queue orders by the same rule in SQL).
+pub(crate) fn overdue(
+    due_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    closed_at.is_none() && due_at.is_some_and(|due| due < now)
 }
 
 fn named(code: Option<String>, name: Option<String>) -> Option<Named> {
@@ -263,7 +278,9 @@ impl TryFrom<PublicReport> for Report {
             source,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            overdue: overdue(row.due_at, row.closed_at, Utc::now()),
             closed_at: row.closed_at,
+            due_at: row.due_at,
         })
     }
 }
@@ -404,7 +421,7 @@ async fn read_submission(
     req: &HttpRequest,
     state: &AppState,
     payload: web::Payload,
-    identities: &[String],
+    identities: &[Identity],
 ) -> Result<Submission, ApiError> {
     if !photos::is_multipart(req) {
         let mut payload = payload.into_inner();
@@ -502,9 +519,9 @@ pub async fn create_report(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let mut identities = vec![format!("ip:{}", client_ip(&req))];
+    let mut identities = vec![Identity::client(&req)];
     if let Some(actor) = &caller {
-        identities.push(format!("account:{}", actor.user_id));
+        identities.push(Identity::Account(actor.user_id));
     }
     let sent = read_submission(&req, &state, payload, &identities).await?;
     let mut draft = sent.report.validate()?;

@@ -302,7 +302,6 @@ pub async fn submit(
                 incident,
                 report,
                 "Report received: the same problem was already reported, so this report joins it.",
-                dedup::priority_with_support,
             )
             .await,
             None => {

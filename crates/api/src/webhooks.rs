@@ -15,6 +15,7 @@ use crate::{
     AppState, api_keys,
     error::{ApiError, FieldError, Problem},
     extract::JsonBody,
+    rate_limit::{Identity, Limited},
     reports::check,
 };
 
@@ -59,6 +60,8 @@ impl From<outbox::Subscription> for Webhook {
     }
 }
 
+/// The id of the app key the request carries, once the request is within the key's and the
+/// client's rate limits (counted before the key is looked up, so unknown keys cost as much).
 async fn app_key(state: &AppState, req: &HttpRequest) -> Result<i64, ApiError> {
     let key = req
         .headers()
@@ -67,6 +70,10 @@ async fn app_key(state: &AppState, req: &HttpRequest) -> Result<i64, ApiError> {
         .ok_or_else(|| {
             ApiError::unauthenticated("api_key_required", "send the app's key in X-Api-Key")
         })?;
+    state.limiter.check(
+        Limited::AppRequest,
+        &[Identity::client(req), Identity::api_key(key)],
+    )?;
     let mut conn = state.pool.get().await?;
     api_keys::key_with_scope(&mut conn, key, api_keys::WEBHOOKS)
         .await?

@@ -6,6 +6,18 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::schema::{audit_log, departments, refresh_tokens, reports, staff_departments, users};
 
+/// The PostgreSQL channel on which a changed staff account (role, departments, disabled) is
+/// announced by its id, so every replica's live streams check it again at once.
+pub const ACCOUNTS_CHANNEL: &str = "signalons_accounts";
+
+/// Announces that account `user` changed; delivered when the caller's transaction commits.
+pub async fn announce_change(conn: &mut AsyncPgConnection, user: i64) -> QueryResult<()> {
+    diesel::select(crate::jobs::pg_notify(ACCOUNTS_CHANNEL, user.to_string()))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 /// An account as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
@@ -162,24 +174,40 @@ pub async fn department_codes(conn: &mut AsyncPgConnection, user: i64) -> QueryR
         .await
 }
 
-/// The ids of `codes` among a jurisdiction's departments, with the codes that matched none.
+/// The departments `codes` name in a jurisdiction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DepartmentsByCode {
+    /// The ids of the active ones.
+    pub ids: Vec<i64>,
+    /// Codes that match no department.
+    pub missing: Vec<String>,
+    /// Codes of retired departments, which take no new work.
+    pub retired: Vec<String>,
+}
+
+/// Resolves `codes` among a jurisdiction's departments.
 pub async fn departments_by_code(
     conn: &mut AsyncPgConnection,
     jurisdiction: i64,
     codes: &[String],
-) -> QueryResult<(Vec<i64>, Vec<String>)> {
-    let found: Vec<(i64, String)> = departments::table
+) -> QueryResult<DepartmentsByCode> {
+    let found: Vec<(i64, String, bool)> = departments::table
         .filter(departments::jurisdiction_id.eq(jurisdiction))
         .filter(departments::code.eq_any(codes))
-        .select((departments::id, departments::code))
+        .select((departments::id, departments::code, departments::active))
         .load(conn)
         .await?;
     let missing = codes
         .iter()
-        .filter(|code| !found.iter().any(|(_, c)| c == *code))
+        .filter(|code| !found.iter().any(|(_, c, _)| c == *code))
         .cloned()
         .collect();
-    Ok((found.into_iter().map(|(id, _)| id).collect(), missing))
+    let (active, retired): (Vec<_>, Vec<_>) = found.into_iter().partition(|(_, _, a)| *a);
+    Ok(DepartmentsByCode {
+        ids: active.into_iter().map(|(id, _, _)| id).collect(),
+        missing,
+        retired: retired.into_iter().map(|(_, code, _)| code).collect(),
+    })
 }
 
 /// Gives the anonymous reports made from `device_hash` to `user`; how many were claimed.
@@ -326,12 +354,22 @@ pub async fn audit(conn: &mut AsyncPgConnection, entry: NewAuditEntry<'_>) -> Qu
         .map(|_| ())
 }
 
-/// A jurisdiction's audit log, newest first, before `before` (an entry id) when given.
+/// Which entries of an audit log to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditFilter<'a> {
+    /// The object acted on, as the part of the action before the dot (`job`, `staff`...).
+    pub object: Option<&'a str>,
+    /// Its id.
+    pub target_id: Option<i64>,
+    /// Entries older than this one (an entry id), for the next page.
+    pub before: Option<i64>,
+}
+
+/// A jurisdiction's audit log, newest first, at most `limit` entries of `filter`.
 pub async fn audit_entries(
     conn: &mut AsyncPgConnection,
     jurisdiction: i64,
-    target: Option<(&str, i64)>,
-    before: Option<i64>,
+    filter: AuditFilter<'_>,
     limit: i64,
 ) -> QueryResult<Vec<AuditEntry>> {
     let mut query = audit_log::table
@@ -340,12 +378,13 @@ pub async fn audit_entries(
         .limit(limit)
         .select(AuditEntry::as_select())
         .into_boxed();
-    if let Some((prefix, id)) = target {
-        query = query
-            .filter(audit_log::action.like(format!("{prefix}.%")))
-            .filter(audit_log::target_id.eq(id));
+    if let Some(object) = filter.object {
+        query = query.filter(audit_log::action.like(format!("{object}.%")));
     }
-    if let Some(before) = before {
+    if let Some(target) = filter.target_id {
+        query = query.filter(audit_log::target_id.eq(target));
+    }
+    if let Some(before) = filter.before {
         query = query.filter(audit_log::id.lt(before));
     }
     query.load(conn).await

@@ -78,8 +78,8 @@ pub struct Placement {
     pub service_area_id: Option<i64>,
 }
 
-/// The jurisdiction whose boundary covers `point`, and the highest-priority service area of it
-/// that covers the point. `None` when no jurisdiction serves that place.
+/// The jurisdiction whose boundary covers `point`, and the highest-priority active service area
+/// of it that covers the point. `None` when no jurisdiction serves that place.
 pub async fn place(conn: &mut AsyncPgConnection, point: Point) -> QueryResult<Option<Placement>> {
     let jurisdiction = jurisdictions::table
         .filter(st_covers(jurisdictions::boundary, point))
@@ -93,6 +93,7 @@ pub async fn place(conn: &mut AsyncPgConnection, point: Point) -> QueryResult<Op
     };
     let service_area_id = service_areas::table
         .filter(service_areas::jurisdiction_id.eq(jurisdiction_id))
+        .filter(service_areas::active.eq(true))
         .filter(st_covers(service_areas::geom, point))
         .select(service_areas::id)
         .order((service_areas::priority.desc(), service_areas::id))
@@ -213,52 +214,19 @@ pub async fn jurisdiction_slug(
         .optional()
 }
 
-/// The ids a route names, each `None` when no such code exists in the jurisdiction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RouteIds {
-    pub category: Option<i64>,
-    pub service_area: Option<i64>,
-    pub department: Option<i64>,
-}
-
-/// Resolves the codes of a route in `jurisdiction`.
-pub async fn route_ids(
+/// The id of category `code` of `jurisdiction`, active or not.
+pub async fn category_id(
     conn: &mut AsyncPgConnection,
     jurisdiction: i64,
-    category: &str,
-    service_area: Option<&str>,
-    department: &str,
-) -> QueryResult<RouteIds> {
-    use crate::schema::{departments, service_areas};
-    let category = categories::table
+    code: &str,
+) -> QueryResult<Option<i64>> {
+    categories::table
         .filter(categories::jurisdiction_id.eq(jurisdiction))
-        .filter(categories::code.eq(category))
+        .filter(categories::code.eq(code))
         .select(categories::id)
         .first(conn)
         .await
-        .optional()?;
-    let service_area = match service_area {
-        Some(code) => service_areas::table
-            .filter(service_areas::jurisdiction_id.eq(jurisdiction))
-            .filter(service_areas::code.eq(code))
-            .select(service_areas::id)
-            .first(conn)
-            .await
-            .optional()?,
-        None => None,
-    };
-    let department = departments::table
-        .filter(departments::jurisdiction_id.eq(jurisdiction))
-        .filter(departments::code.eq(department))
-        .select(departments::id)
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(RouteIds {
-        category,
-        service_area,
-        department,
-    })
+        .optional()
 }
 
 /// The language and name of jurisdiction `id`.

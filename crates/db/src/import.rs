@@ -271,24 +271,36 @@ pub async fn upsert_service_area(
         .await
 }
 
-/// Routes `category` to `department`, within `service_area` or anywhere in the jurisdiction.
-pub async fn upsert_category_route(
+/// What a route is for: one category, or every category of a dedup group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteTarget<'a> {
+    Category(i64),
+    DedupGroup(&'a str),
+}
+
+/// Routes `target` to `department`, within `service_area` or anywhere in the jurisdiction.
+pub async fn upsert_route(
     conn: &mut AsyncPgConnection,
     jurisdiction: i64,
-    category: i64,
+    target: RouteTarget<'_>,
     service_area: Option<i64>,
     department: i64,
 ) -> QueryResult<()> {
+    let (category, dedup_group) = match target {
+        RouteTarget::Category(id) => (Some(id), None),
+        RouteTarget::DedupGroup(group) => (None, Some(group)),
+    };
     diesel::sql_query(
-        "INSERT INTO routes (jurisdiction_id, category_id, service_area_id, department_id) \
-         VALUES ($1, $2, $3, $4) \
+        "INSERT INTO routes (jurisdiction_id, category_id, dedup_group, service_area_id, department_id) \
+         VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (jurisdiction_id, coalesce(category_id, 0), coalesce(dedup_group, ''), \
                       coalesce(service_area_id, 0)) \
          DO UPDATE SET department_id = excluded.department_id \
          WHERE routes.department_id <> excluded.department_id",
     )
     .bind::<BigInt, _>(jurisdiction)
-    .bind::<BigInt, _>(category)
+    .bind::<Nullable<BigInt>, _>(category)
+    .bind::<Nullable<Text>, _>(dedup_group)
     .bind::<Nullable<BigInt>, _>(service_area)
     .bind::<BigInt, _>(department)
     .execute(conn)
@@ -313,7 +325,7 @@ pub async fn place_many(
         "SELECT covering.id AS area \
          FROM unnest($2::float8[], $3::float8[]) WITH ORDINALITY AS p(lon, lat, n) \
          LEFT JOIN LATERAL (SELECT a.id FROM service_areas a \
-             WHERE a.jurisdiction_id = $1 \
+             WHERE a.jurisdiction_id = $1 AND a.active \
                AND ST_Covers(a.geom, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)) \
              ORDER BY a.priority DESC, a.id LIMIT 1) AS covering ON true \
          ORDER BY p.n",

@@ -4,12 +4,21 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use postgis_diesel::functions::st_d_within;
+use signalons_domain::{
+    ReportStatus,
+    dedup::priority_with_support,
+    status::{InvalidTransition, Transition, status_of_reports},
+};
 
 use crate::{
     Point,
+    jobs::parse_status,
     models::{CandidateIncident, NewReport, NewReportEvent, PublicIncident},
     reports::record_event,
-    schema::{categories, incident_supports, incidents, jurisdictions, report_events, reports},
+    schema::{
+        categories, incident_follows, incident_supports, incidents, jurisdictions, report_events,
+        reports,
+    },
 };
 
 /// The most candidates one search returns before scoring.
@@ -50,16 +59,19 @@ pub async fn open_candidates(
         .await
 }
 
-/// One incident as the public sees it.
-pub async fn find_public(
-    conn: &mut AsyncPgConnection,
-    incident: i64,
-) -> QueryResult<Option<PublicIncident>> {
-    incidents::table
-        .find(incident)
-        .inner_join(categories::table.on(categories::id.eq(incidents::category_id)))
-        .inner_join(jurisdictions::table.on(jurisdictions::id.eq(incidents::jurisdiction_id)))
-        .select((
+/// Incidents with their category and jurisdiction, as the public sees them.
+macro_rules! public_incidents {
+    () => {
+        incidents::table
+            .inner_join(categories::table.on(categories::id.eq(incidents::category_id)))
+            .inner_join(jurisdictions::table.on(jurisdictions::id.eq(incidents::jurisdiction_id)))
+            .select(public_incident_columns!())
+    };
+}
+
+macro_rules! public_incident_columns {
+    () => {
+        (
             incidents::id,
             jurisdictions::slug,
             categories::code,
@@ -75,29 +87,40 @@ pub async fn find_public(
             incidents::updated_at,
             incidents::closed_at,
             incidents::merged_into_id,
-        ))
+            incidents::due_at,
+        )
+    };
+}
+
+/// One incident as the public sees it.
+pub async fn find_public(
+    conn: &mut AsyncPgConnection,
+    incident: i64,
+) -> QueryResult<Option<PublicIncident>> {
+    public_incidents!()
+        .filter(incidents::id.eq(incident))
         .first(conn)
         .await
         .optional()
 }
 
-/// Counts one more supporter of `incident` (in the caller's transaction) and returns the new
-/// count with the category's default priority, so the caller can recompute the priority.
+/// Counts one more supporter of `incident` (in the caller's transaction); returns the new
+/// count.
 async fn count_supporter(
     conn: &mut AsyncPgConnection,
     incident: i64,
     new_report: bool,
     now: DateTime<Utc>,
-) -> QueryResult<(i32, i16)> {
+) -> QueryResult<i32> {
     let reports_added = i32::from(new_report);
-    let (supporters, category_id) = diesel::update(incidents::table.find(incident))
+    let supporters = diesel::update(incidents::table.find(incident))
         .set((
             incidents::supporters_count.eq(incidents::supporters_count + 1),
             incidents::report_count.eq(incidents::report_count + reports_added),
             incidents::updated_at.eq(now),
         ))
-        .returning((incidents::supporters_count, incidents::category_id))
-        .get_result::<(i32, i64)>(conn)
+        .returning(incidents::supporters_count)
+        .get_result::<i32>(conn)
         .await?;
     if new_report {
         diesel::update(incidents::table.find(incident))
@@ -105,36 +128,39 @@ async fn count_supporter(
             .execute(conn)
             .await?;
     }
-    let default_priority = categories::table
-        .find(category_id)
-        .select(categories::default_priority)
-        .first::<i16>(conn)
-        .await?;
-    Ok((supporters, default_priority))
+    Ok(supporters)
 }
 
-async fn set_priority(
+/// Sets `incident`'s priority from its category's default and its supporters, by the domain's
+/// rule ([`priority_with_support`]); returns it. Every change of the supporters count ends
+/// here: a support, a report that joins, a merge or a split.
+pub(crate) async fn follow_support(
     conn: &mut AsyncPgConnection,
     incident: i64,
-    priority: i16,
-) -> QueryResult<()> {
+) -> QueryResult<i16> {
+    let (default_priority, supporters) = incidents::table
+        .find(incident)
+        .inner_join(categories::table.on(categories::id.eq(incidents::category_id)))
+        .select((categories::default_priority, incidents::supporters_count))
+        .first::<(i16, i32)>(conn)
+        .await?;
+    let priority = priority_with_support(default_priority, supporters);
     diesel::update(incidents::table.find(incident))
         .filter(incidents::priority.ne(priority))
         .set(incidents::priority.eq(priority))
         .execute(conn)
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(priority)
 }
 
 /// Stores `report` as another report of the open `incident`: it takes the incident's status,
-/// counts as a supporter, and the incident's priority follows its support (`priority_for`).
-/// Returns the report's id.
+/// counts as a supporter, and the incident's priority follows its support. Returns the
+/// report's id.
 pub async fn insert_linked_report(
     conn: &mut AsyncPgConnection,
     incident: i64,
     report: NewReport<'_>,
     note: &str,
-    priority_for: fn(i16, i32) -> i16,
 ) -> QueryResult<i64> {
     conn.transaction(async |conn| {
         let status = incidents::table
@@ -143,10 +169,8 @@ pub async fn insert_linked_report(
             .for_update()
             .first::<String>(conn)
             .await?;
-        let (supporters, default_priority) =
-            count_supporter(conn, incident, true, report.created_at).await?;
-        let priority = priority_for(default_priority, supporters);
-        set_priority(conn, incident, priority).await?;
+        count_supporter(conn, incident, true, report.created_at).await?;
+        let priority = follow_support(conn, incident).await?;
         let report_id = diesel::insert_into(reports::table)
             .values(NewReport {
                 incident_id: incident,
@@ -185,16 +209,21 @@ pub struct SupportOutcome {
     pub supporters_count: i32,
 }
 
-/// Records one support of `incident` by `supporter_hash` (once per supporter).
+/// Records one support of `incident` by `supporter_hash` (once per supporter); the incident's
+/// priority follows its support, and live queues hear of it. A signed-in supporter (`account`)
+/// follows the incident too (their news comes through `notify_email`, kept with the support).
 pub async fn add_support(
     conn: &mut AsyncPgConnection,
     incident: i64,
     supporter_hash: &[u8],
+    account: Option<i64>,
     notify_email: Option<&str>,
     now: DateTime<Utc>,
-    priority_for: fn(i16, i32) -> i16,
 ) -> QueryResult<SupportOutcome> {
     conn.transaction(async |conn| {
+        if let Some(user) = account {
+            follow(conn, incident, supporter_hash, Some(user), None, now).await?;
+        }
         let inserted = diesel::insert_into(incident_supports::table)
             .values((
                 incident_supports::incident_id.eq(incident),
@@ -220,14 +249,129 @@ pub async fn add_support(
                 supporters_count,
             });
         }
-        let (supporters, default_priority) = count_supporter(conn, incident, false, now).await?;
-        set_priority(conn, incident, priority_for(default_priority, supporters)).await?;
+        let supporters = count_supporter(conn, incident, false, now).await?;
+        follow_support(conn, incident).await?;
+        crate::jobs::announce_incident(conn, incident, "supported").await?;
         Ok(SupportOutcome {
             created: true,
             supporters_count: supporters,
         })
     })
     .await
+}
+
+/// Makes `follower_hash` (an account's, with its `user`, or a device's) a follower of
+/// `incident`; a new `notify_email` replaces the one kept, none keeps it. Whether the follow is
+/// new.
+pub async fn follow(
+    conn: &mut AsyncPgConnection,
+    incident: i64,
+    follower_hash: &[u8],
+    user: Option<i64>,
+    notify_email: Option<&str>,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Created {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        created: bool,
+    }
+    diesel::sql_query(
+        "INSERT INTO incident_follows (incident_id, follower_hash, user_id, notify_email, created_at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (incident_id, follower_hash) DO UPDATE \
+             SET notify_email = coalesce(excluded.notify_email, incident_follows.notify_email) \
+         RETURNING (xmax = 0) AS created",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(incident)
+    .bind::<diesel::sql_types::Bytea, _>(follower_hash)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>, _>(user)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(notify_email)
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .get_result::<Created>(conn)
+    .await
+    .map(|row| row.created)
+}
+
+/// Stops `follower_hash` following `incident`; whether it did.
+pub async fn unfollow(
+    conn: &mut AsyncPgConnection,
+    incident: i64,
+    follower_hash: &[u8],
+) -> QueryResult<bool> {
+    diesel::delete(
+        incident_follows::table
+            .filter(incident_follows::incident_id.eq(incident))
+            .filter(incident_follows::follower_hash.eq(follower_hash)),
+    )
+    .execute(conn)
+    .await
+    .map(|deleted| deleted > 0)
+}
+
+/// Whether `follower_hash` follows `incident` with an address to mail.
+pub async fn follows_with_mail(
+    conn: &mut AsyncPgConnection,
+    incident: i64,
+    follower_hash: &[u8],
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        incident_follows::table
+            .filter(incident_follows::incident_id.eq(incident))
+            .filter(incident_follows::follower_hash.eq(follower_hash))
+            .filter(incident_follows::notify_email.is_not_null()),
+    ))
+    .get_result(conn)
+    .await
+}
+
+/// An incident an account follows.
+#[derive(Debug, Clone)]
+pub struct Followed {
+    pub incident: PublicIncident,
+    pub followed_at: DateTime<Utc>,
+    /// Whether news of it goes to an address.
+    pub notified: bool,
+}
+
+/// The incidents `user` follows, most recently followed first, at most `limit`.
+pub async fn followed_by(
+    conn: &mut AsyncPgConnection,
+    user: i64,
+    limit: i64,
+) -> QueryResult<Vec<Followed>> {
+    let follows: Vec<(i64, DateTime<Utc>, bool)> = incident_follows::table
+        .filter(incident_follows::user_id.eq(user))
+        .order((
+            incident_follows::created_at.desc(),
+            incident_follows::id.desc(),
+        ))
+        .limit(limit)
+        .select((
+            incident_follows::incident_id,
+            incident_follows::created_at,
+            incident_follows::notify_email.is_not_null(),
+        ))
+        .load(conn)
+        .await?;
+    let ids: Vec<i64> = follows.iter().map(|(id, _, _)| *id).collect();
+    let mut incidents: std::collections::HashMap<i64, PublicIncident> = public_incidents!()
+        .filter(incidents::id.eq_any(&ids))
+        .load::<PublicIncident>(conn)
+        .await?
+        .into_iter()
+        .map(|incident| (incident.id, incident))
+        .collect();
+    Ok(follows
+        .into_iter()
+        .filter_map(|(id, followed_at, notified)| {
+            incidents.remove(&id).map(|incident| Followed {
+                incident,
+                followed_at,
+                notified,
+            })
+        })
+        .collect())
 }
 
 /// Whether `incident` exists and is open.
@@ -241,14 +385,16 @@ pub async fn is_open(conn: &mut AsyncPgConnection, incident: i64) -> QueryResult
 }
 
 /// Closes `report` with `status` at `at`, with a public `explanation`; its incident closes too
-/// when no report of it remains open. (Replays of history close reports this way.)
+/// when no report of it remains open. (Replays of history close reports this way.) Both moves go
+/// through the status machine: when either is refused nothing is written. `NotFound` when the
+/// report is unknown or already closed.
 pub async fn close_report(
     conn: &mut AsyncPgConnection,
     report: i64,
-    status: &str,
+    status: ReportStatus,
     explanation: &str,
     at: DateTime<Utc>,
-) -> QueryResult<()> {
+) -> QueryResult<Result<(), InvalidTransition>> {
     conn.transaction(async |conn| {
         let (incident, previous) = reports::table
             .find(report)
@@ -257,9 +403,32 @@ pub async fn close_report(
             .for_update()
             .first::<(i64, String)>(conn)
             .await?;
+        let closing = match Transition::new(parse_status(&previous)?, status) {
+            Ok(closing) => closing,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let incident_status = incidents::table
+            .find(incident)
+            .select(incidents::status)
+            .for_update()
+            .first::<String>(conn)
+            .await?;
+        let others_open = diesel::select(diesel::dsl::exists(
+            reports::table
+                .filter(reports::incident_id.eq(incident))
+                .filter(reports::id.ne(report))
+                .filter(reports::closed_at.is_null()),
+        ))
+        .get_result::<bool>(conn)
+        .await?;
+        if !others_open
+            && let Err(refused) = Transition::joining(parse_status(&incident_status)?, status)
+        {
+            return Ok(Err(refused));
+        }
         diesel::update(reports::table.find(report))
             .set((
-                reports::status.eq(status),
+                reports::status.eq(closing.to().as_str()),
                 reports::closed_at.eq(at),
                 reports::updated_at.eq(at),
             ))
@@ -270,32 +439,25 @@ pub async fn close_report(
             NewReportEvent {
                 report_id: report,
                 kind: "status_changed",
-                status_from: Some(&previous),
-                status_to: Some(status),
+                status_from: Some(closing.from().as_str()),
+                status_to: Some(closing.to().as_str()),
                 body: explanation,
                 is_internal: false,
                 created_at: at,
             },
         )
         .await?;
-        let still_open = diesel::select(diesel::dsl::exists(
-            reports::table
-                .filter(reports::incident_id.eq(incident))
-                .filter(reports::closed_at.is_null()),
-        ))
-        .get_result::<bool>(conn)
-        .await?;
-        if !still_open {
+        if !others_open {
             diesel::update(incidents::table.find(incident))
                 .set((
-                    incidents::status.eq(status),
+                    incidents::status.eq(status.as_str()),
                     incidents::closed_at.eq(at),
                     incidents::updated_at.eq(at),
                 ))
                 .execute(conn)
                 .await?;
         }
-        Ok(())
+        Ok(Ok(()))
     })
     .await
 }
@@ -352,7 +514,12 @@ pub async fn merge(
         let moving: Vec<(i64, i64, String, DateTime<Utc>)> = reports::table
             .filter(reports::id.eq_any(members))
             .filter(reports::incident_id.ne(keeper))
-            .select((reports::id, reports::incident_id, reports::status, reports::created_at))
+            .select((
+                reports::id,
+                reports::incident_id,
+                reports::status,
+                reports::created_at,
+            ))
             .for_update()
             .load(conn)
             .await?;
@@ -377,24 +544,51 @@ pub async fn merge(
                 created_at: *created_at,
             })
             .collect();
-        diesel::insert_into(report_events::table).values(&events).execute(conn).await?;
+        diesel::insert_into(report_events::table)
+            .values(&events)
+            .execute(conn)
+            .await?;
         diesel::sql_query(
             "UPDATE incidents i SET report_count = agg.reports, \
                  supporters_count = agg.reports - 1 + \
                      (SELECT count(*) FROM incident_supports s WHERE s.incident_id = i.id), \
                  last_reported_at = agg.last_reported, \
-                 closed_at = agg.closed_at, \
-                 status = agg.latest_status, \
                  updated_at = greatest(i.updated_at, agg.last_reported) \
-             FROM (SELECT count(*)::int AS reports, max(created_at) AS last_reported, \
-                          CASE WHEN bool_or(closed_at IS NULL) THEN NULL ELSE max(closed_at) END AS closed_at, \
-                          (array_agg(status ORDER BY created_at DESC, id DESC))[1] AS latest_status \
+             FROM (SELECT count(*)::int AS reports, max(created_at) AS last_reported \
                    FROM reports WHERE incident_id = $1) AS agg \
              WHERE i.id = $1",
         )
         .bind::<diesel::sql_types::BigInt, _>(keeper)
         .execute(conn)
         .await?;
+        // The keeper's status is rebuilt from its reports by the domain's rule, so it is always
+        // one of the machine's statuses and agrees with whether the incident is closed.
+        let members: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = reports::table
+            .filter(reports::incident_id.eq(keeper))
+            .select((reports::status, reports::created_at, reports::closed_at))
+            .load(conn)
+            .await?;
+        let statuses = members
+            .iter()
+            .map(|(status, created_at, _)| Ok((parse_status(status)?, *created_at)))
+            .collect::<QueryResult<Vec<_>>>()?;
+        if let Some(status) = status_of_reports(&statuses) {
+            let closed_at = if status.is_closed() {
+                members
+                    .iter()
+                    .filter_map(|(_, _, closed_at)| *closed_at)
+                    .max()
+            } else {
+                None
+            };
+            diesel::update(incidents::table.find(keeper))
+                .set((
+                    incidents::status.eq(status.as_str()),
+                    incidents::closed_at.eq(closed_at),
+                ))
+                .execute(conn)
+                .await?;
+        }
         diesel::delete(
             incidents::table
                 .filter(incidents::id.eq_any(&emptied))

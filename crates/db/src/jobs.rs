@@ -9,6 +9,10 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use postgis_diesel::{functions::st_d_within, operators::distance_2d};
 use serde::{Deserialize, Serialize};
+use signalons_domain::{
+    ReportStatus,
+    status::{InvalidTransition, Transition},
+};
 
 use crate::{
     Point,
@@ -358,20 +362,22 @@ pub async fn set_assignee(
         .await
 }
 
-/// Moves job `id` (locked by the caller) from `from` to `to` with a public `explanation`:
-/// the incident and every one of its reports take the new status, each report gets the
-/// explanation in its public history. Returns the new version.
+/// Makes `transition` on job `id` (locked by the caller, and in `transition.from()`, or
+/// nothing is written and the answer is `NotFound`) with a public `explanation`: the incident
+/// and every one of its reports take the new status, each report that moves gets the
+/// explanation in its public history. A report that cannot make that move (one closed on its
+/// own, as replays of history do) keeps its status. Returns the new version.
 pub async fn change_status(
     conn: &mut AsyncPgConnection,
     id: i64,
-    from: &str,
-    to: &str,
-    closes: bool,
+    transition: Transition,
     explanation: &str,
     at: DateTime<Utc>,
 ) -> QueryResult<i32> {
-    let closed_at = closes.then_some(at);
+    let closed_at = transition.closes().then_some(at);
+    let (from, to) = (transition.from().as_str(), transition.to().as_str());
     let version = diesel::update(incidents::table.find(id))
+        .filter(incidents::status.eq(from))
         .set((
             incidents::status.eq(to),
             incidents::closed_at.eq(closed_at),
@@ -381,25 +387,37 @@ pub async fn change_status(
         .returning(incidents::version)
         .get_result(conn)
         .await?;
-    let moved: Vec<i64> = diesel::update(
-        reports::table
-            .filter(reports::incident_id.eq(id))
-            .filter(reports::status.ne(to)),
-    )
-    .set((
-        reports::status.eq(to),
-        reports::closed_at.eq(closed_at),
-        reports::updated_at.eq(at),
-    ))
-    .returning(reports::id)
-    .get_results(conn)
-    .await?;
-    let events: Vec<NewReportEvent<'_>> = moved
+    let reports_now: Vec<(i64, String)> = reports::table
+        .filter(reports::incident_id.eq(id))
+        .select((reports::id, reports::status))
+        .order(reports::id)
+        .for_update()
+        .load(conn)
+        .await?;
+    let mut moves = Vec::with_capacity(reports_now.len());
+    for (report_id, status) in reports_now {
+        if let Some(step) = Transition::joining(parse_status(&status)?, transition.to())
+            .ok()
+            .flatten()
+        {
+            moves.push((report_id, step));
+        }
+    }
+    let moved: Vec<i64> = moves.iter().map(|(report_id, _)| *report_id).collect();
+    diesel::update(reports::table.filter(reports::id.eq_any(&moved)))
+        .set((
+            reports::status.eq(to),
+            reports::closed_at.eq(closed_at),
+            reports::updated_at.eq(at),
+        ))
+        .execute(conn)
+        .await?;
+    let events: Vec<NewReportEvent<'_>> = moves
         .iter()
-        .map(|&report_id| NewReportEvent {
-            report_id,
+        .map(|(report_id, step)| NewReportEvent {
+            report_id: *report_id,
             kind: "status_changed",
-            status_from: Some(from),
+            status_from: Some(step.from().as_str()),
             status_to: Some(to),
             body: explanation,
             is_internal: false,
@@ -413,6 +431,13 @@ pub async fn change_status(
     let news = serde_json::json!({ "from": from, "status": to, "explanation": explanation });
     crate::outbox::enqueue_status_changed(conn, id, version, &moved, &news).await?;
     Ok(version)
+}
+
+/// A status as stored (the database's CHECK admits only the machine's statuses).
+pub(crate) fn parse_status(text: &str) -> QueryResult<ReportStatus> {
+    text.parse().map_err(|error: signalons_domain::Violation| {
+        diesel::result::Error::DeserializationError(error.message.into())
+    })
 }
 
 /// A staff note on every report of job `id`, never shown publicly.
@@ -452,9 +477,12 @@ pub struct QueueChange {
     pub incident_id: i64,
     pub jurisdiction_id: i64,
     pub department_id: Option<i64>,
-    /// `created`, `reported_again`, `assigned`, `status_changed`, `merged`, `split`.
+    /// `created`, `reported_again`, `supported`, `assigned`, `status_changed`, `merged`,
+    /// `split`.
     pub change: String,
     pub status: String,
+    /// 1 (urgent) to 5: where the job now stands in queue order.
+    pub priority: i16,
     pub version: i32,
     pub assignee_id: Option<i64>,
 }
@@ -476,16 +504,17 @@ pub async fn announce_incident(
     id: i64,
     change: &'static str,
 ) -> QueryResult<()> {
-    let (jurisdiction_id, department_id, status, version, assignee_id) = incidents::table
+    let (jurisdiction_id, department_id, status, priority, version, assignee_id) = incidents::table
         .find(id)
         .select((
             incidents::jurisdiction_id,
             incidents::department_id,
             incidents::status,
+            incidents::priority,
             incidents::version,
             incidents::assignee_id,
         ))
-        .first::<(i64, Option<i64>, String, i32, Option<i64>)>(conn)
+        .first::<(i64, Option<i64>, String, i16, i32, Option<i64>)>(conn)
         .await?;
     announce(
         conn,
@@ -495,6 +524,7 @@ pub async fn announce_incident(
             department_id,
             change: change.to_owned(),
             status,
+            priority,
             version,
             assignee_id,
         },
@@ -507,16 +537,19 @@ diesel::define_sql_function! {
     fn pg_notify(channel: diesel::sql_types::Text, payload: diesel::sql_types::Text) -> diesel::sql_types::Nullable<Bool>;
 }
 
-/// Subscribes this connection to [`QUEUE_CHANNEL`]; read the changes from its notifications.
+/// Subscribes this connection to [`QUEUE_CHANNEL`] and to
+/// [`crate::accounts::ACCOUNTS_CHANNEL`]; read the changes from its notifications.
 pub async fn listen(conn: &mut AsyncPgConnection) -> QueryResult<()> {
-    diesel::sql_query(format!("LISTEN {QUEUE_CHANNEL}"))
-        .execute(conn)
-        .await
-        .map(|_| ())
+    for channel in [QUEUE_CHANNEL, crate::accounts::ACCOUNTS_CHANNEL] {
+        diesel::sql_query(format!("LISTEN {channel}"))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Recounts an incident's reports and supporters (every report after the first counts as a
-/// supporter, like a "me too") and when it was last reported.
+/// supporter, like a "me too") and when it was last reported; its priority follows.
 async fn recount(conn: &mut AsyncPgConnection, incident: i64) -> QueryResult<()> {
     diesel::sql_query(
         "UPDATE incidents i SET report_count = agg.reports, \
@@ -529,29 +562,28 @@ async fn recount(conn: &mut AsyncPgConnection, incident: i64) -> QueryResult<()>
     )
     .bind::<diesel::sql_types::BigInt, _>(incident)
     .execute(conn)
-    .await
-    .map(|_| ())
+    .await?;
+    crate::incidents::follow_support(conn, incident)
+        .await
+        .map(|_| ())
 }
 
-fn moved_events<'a>(
-    moved: &[(i64, String)],
-    kind: &'a str,
-    status_to: &'a str,
-    explanation: &'a str,
-    at: DateTime<Utc>,
-) -> Vec<NewReportEvent<'a>> {
-    moved
-        .iter()
-        .map(|(report_id, _)| NewReportEvent {
-            report_id: *report_id,
-            kind,
-            status_from: None,
-            status_to: Some(status_to),
-            body: explanation,
-            is_internal: false,
-            created_at: at,
-        })
-        .collect()
+/// Why a merge was refused; nothing was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeRefusal {
+    /// The incident that would stay is closed: its reports would close without anyone deciding.
+    KeeperClosed,
+    /// A report would move through the status machine the wrong way (back to an earlier
+    /// status): merge into the incident that is further along instead.
+    Report {
+        report_id: i64,
+        refused: InvalidTransition,
+    },
+    /// An incident to absorb cannot close as a duplicate.
+    Absorbed {
+        incident_id: i64,
+        refused: InvalidTransition,
+    },
 }
 
 /// Queues the status news of a merge: the reports of `absorbed` whose status becomes the
@@ -595,26 +627,61 @@ async fn notify_merged(
 
 /// Makes every report of `absorbed` (locked by the caller) a report of `keeper`, with its
 /// status; the absorbed incidents close as duplicates that point to the keeper, and their
-/// supporters follow. Returns how many reports moved.
+/// supporters follow. Every status that changes goes through the status machine: a merge into
+/// a closed incident, or one that would move a report back, is refused before anything is
+/// written. Returns how many reports moved.
 pub async fn merge_incidents(
     conn: &mut AsyncPgConnection,
     keeper: &JobState,
     absorbed: &[i64],
     explanation: &str,
     at: DateTime<Utc>,
-) -> QueryResult<usize> {
+) -> QueryResult<Result<usize, MergeRefusal>> {
+    let keeper_status = parse_status(&keeper.status)?;
+    if keeper.closed_at.is_some() || keeper_status.is_closed() {
+        return Ok(Err(MergeRefusal::KeeperClosed));
+    }
+    let absorbed_now: Vec<(i64, String)> = incidents::table
+        .filter(incidents::id.eq_any(absorbed))
+        .select((incidents::id, incidents::status))
+        .for_update()
+        .load(conn)
+        .await?;
+    for (incident_id, status) in &absorbed_now {
+        if let Err(refused) = Transition::new(parse_status(status)?, ReportStatus::Duplicate) {
+            return Ok(Err(MergeRefusal::Absorbed {
+                incident_id: *incident_id,
+                refused,
+            }));
+        }
+    }
+    let joining: Vec<(i64, String)> = reports::table
+        .filter(reports::incident_id.eq_any(absorbed))
+        .select((reports::id, reports::status))
+        .order(reports::id)
+        .for_update()
+        .load(conn)
+        .await?;
+    for (report_id, status) in &joining {
+        if let Err(refused) = Transition::joining(parse_status(status)?, keeper_status) {
+            return Ok(Err(MergeRefusal::Report {
+                report_id: *report_id,
+                refused,
+            }));
+        }
+    }
     notify_merged(conn, keeper, absorbed, explanation).await?;
-    let moved: Vec<(i64, String)> =
-        diesel::update(reports::table.filter(reports::incident_id.eq_any(absorbed)))
-            .set((
-                reports::incident_id.eq(keeper.id),
-                reports::status.eq(&keeper.status),
-                reports::closed_at.eq(keeper.closed_at),
-                reports::updated_at.eq(at),
-            ))
-            .returning((reports::id, reports::status))
-            .get_results(conn)
-            .await?;
+    let moved: Vec<(i64, String)> = joining;
+    let moved_ids: Vec<i64> = moved.iter().map(|(id, _)| *id).collect();
+    diesel::update(reports::table.filter(reports::id.eq_any(&moved_ids)))
+        .set((
+            reports::incident_id.eq(keeper.id),
+            reports::status.eq(keeper_status.as_str()),
+            reports::closed_at.eq(None::<DateTime<Utc>>),
+            reports::updated_at.eq(at),
+        ))
+        .execute(conn)
+        .await?;
     diesel::sql_query(
         "INSERT INTO incident_supports (incident_id, supporter_hash, notify_email, created_at) \
          SELECT $1, supporter_hash, notify_email, created_at FROM incident_supports \
@@ -626,7 +693,7 @@ pub async fn merge_incidents(
     .await?;
     diesel::update(incidents::table.filter(incidents::id.eq_any(absorbed)))
         .set((
-            incidents::status.eq("duplicate"),
+            incidents::status.eq(ReportStatus::Duplicate.as_str()),
             incidents::closed_at.eq(Some(at)),
             incidents::merged_into_id.eq(Some(keeper.id)),
             incidents::report_count.eq(0),
@@ -644,17 +711,23 @@ pub async fn merge_incidents(
         ))
         .execute(conn)
         .await?;
+    let events: Vec<NewReportEvent<'_>> = moved
+        .iter()
+        .map(|(report_id, status_from)| NewReportEvent {
+            report_id: *report_id,
+            kind: "merged",
+            status_from: Some(status_from),
+            status_to: Some(keeper_status.as_str()),
+            body: explanation,
+            is_internal: false,
+            created_at: at,
+        })
+        .collect();
     diesel::insert_into(report_events::table)
-        .values(moved_events(
-            &moved,
-            "merged",
-            &keeper.status,
-            explanation,
-            at,
-        ))
+        .values(&events)
         .execute(conn)
         .await?;
-    Ok(moved.len())
+    Ok(Ok(moved.len()))
 }
 
 /// What a split reads of each report it moves; the first one places the new incident.
@@ -750,14 +823,21 @@ pub async fn split_incident(
         ))
         .execute(conn)
         .await?;
+    // The reports keep their status: the new incident starts where the source stood.
+    let events: Vec<NewReportEvent<'_>> = moved
+        .iter()
+        .map(|(report_id, status)| NewReportEvent {
+            report_id: *report_id,
+            kind: "split",
+            status_from: Some(status),
+            status_to: Some(status),
+            body: explanation,
+            is_internal: false,
+            created_at: at,
+        })
+        .collect();
     diesel::insert_into(report_events::table)
-        .values(moved_events(
-            &moved,
-            "split",
-            &source.status,
-            explanation,
-            at,
-        ))
+        .values(&events)
         .execute(conn)
         .await?;
     Ok(Some(incident))
@@ -783,7 +863,6 @@ pub async fn resolve_from_remote(
     at: DateTime<Utc>,
 ) -> QueryResult<bool> {
     use diesel_async::AsyncConnection;
-    use signalons_domain::ReportStatus;
     conn.transaction(async |conn| {
         let incident: i64 = reports::table
             .find(report)
@@ -793,23 +872,15 @@ pub async fn resolve_from_remote(
         let Some(job) = lock(conn, incident).await? else {
             return Ok(false);
         };
-        let Ok(from) = job.status.parse::<ReportStatus>() else {
-            return Ok(false);
-        };
-        if job.closed_at.is_some() || !from.can_become(ReportStatus::Resolved) {
+        if job.closed_at.is_some() {
             return Ok(false);
         }
-        let resolved = ReportStatus::Resolved.as_str();
-        change_status(
-            conn,
-            incident,
-            from.as_str(),
-            resolved,
-            true,
-            explanation,
-            at,
-        )
-        .await?;
+        let Ok(transition) = Transition::new(parse_status(&job.status)?, ReportStatus::Resolved)
+        else {
+            return Ok(false);
+        };
+        let (from, resolved) = (transition.from(), transition.to().as_str());
+        change_status(conn, incident, transition, explanation, at).await?;
         crate::accounts::audit(
             conn,
             crate::accounts::NewAuditEntry {

@@ -2,6 +2,7 @@
 //! queries. Functions return diesel's `QueryResult`; mapping failures to HTTP is the API's job.
 
 pub mod accounts;
+pub mod admin;
 pub mod alerts;
 pub mod api_keys;
 pub mod bulk;

@@ -74,6 +74,8 @@ pub struct PublicReport {
     pub closed_at: Option<DateTime<Utc>>,
     /// A photo link an Open311 client gave; never fetched by the server.
     pub external_media_url: Option<String>,
+    /// When its incident should be done (the category's service level), if promised.
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 /// One entry of a report's public history.
@@ -188,4 +190,5 @@ pub struct PublicIncident {
     pub closed_at: Option<DateTime<Utc>>,
     /// The incident this one was merged into, if any.
     pub merged_into_id: Option<i64>,
+    pub due_at: Option<DateTime<Utc>>,
 }

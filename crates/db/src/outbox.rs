@@ -44,10 +44,11 @@ pub async fn enqueue_report_created(conn: &mut AsyncPgConnection, report: i64) -
 }
 
 /// Queues the news of a status change for the reporters of `reports` who left an email, the
-/// apps subscribed to status changes and the supporters of `incident` who asked to hear,
-/// unless they unsubscribed (in the caller's transaction). `reports` belong to `incident`, and
-/// `version` is the incident's version after the change: together they name each message (a
-/// report that moves to another incident, by a merge or a split, never reuses a key).
+/// apps subscribed to status changes and the supporters and followers of `incident` who asked
+/// to hear, unless they unsubscribed (in the caller's transaction). `reports` belong to
+/// `incident`, and `version` is the incident's version after the change: together they name
+/// each message (a report that moves to another incident, by a merge or a split, never reuses
+/// a key).
 pub async fn enqueue_status_changed(
     conn: &mut AsyncPgConnection,
     incident: i64,
@@ -101,6 +102,33 @@ pub async fn enqueue_status_changed(
     .bind::<BigInt, _>(incident)
     .bind::<Int4, _>(version)
     .bind::<Jsonb, _>(payload)
+    .execute(conn)
+    .await?;
+    // Followers who asked for mail, of this incident or of one merged into it (however many
+    // merges ago), once per address, unless a support or a report already tells them.
+    diesel::sql_query(
+        "WITH RECURSIVE joined (id) AS ( \
+             SELECT $1::bigint \
+             UNION SELECT m.id FROM incidents m JOIN joined ON m.merged_into_id = joined.id) \
+         INSERT INTO outbox (jurisdiction_id, message, channel, destination, report_id, payload, delivery_key) \
+         SELECT DISTINCT ON (lower(f.notify_email)) i.jurisdiction_id, 'status_changed', 'email', \
+                f.notify_email, (SELECT min(id) FROM reports WHERE incident_id = i.id), $3, \
+                'incident:' || i.id || ':v' || $2 || ':follow:' || f.id \
+         FROM incidents i JOIN incident_follows f ON f.incident_id IN (SELECT id FROM joined) \
+         WHERE i.id = $1 AND f.notify_email IS NOT NULL \
+           AND NOT EXISTS (SELECT 1 FROM email_optouts o \
+                           WHERE o.email_hash = sha256(convert_to(lower(f.notify_email), 'UTF8'))) \
+           AND NOT EXISTS (SELECT 1 FROM incident_supports s \
+                           WHERE s.incident_id = i.id AND lower(s.notify_email) = lower(f.notify_email)) \
+           AND NOT EXISTS (SELECT 1 FROM reports r \
+                           WHERE r.id = ANY($4) AND lower(r.contact_email) = lower(f.notify_email)) \
+         ORDER BY lower(f.notify_email), f.id \
+         ON CONFLICT (delivery_key) DO NOTHING",
+    )
+    .bind::<BigInt, _>(incident)
+    .bind::<Int4, _>(version)
+    .bind::<Jsonb, _>(payload)
+    .bind::<Array<BigInt>, _>(reports)
     .execute(conn)
     .await
     .map(|_| ())

@@ -27,6 +27,7 @@ diesel::table! {
         channel -> Text,
         channel_config -> Jsonb,
         created_at -> Timestamptz,
+        active -> Bool,
     }
 }
 
@@ -65,6 +66,7 @@ diesel::table! {
         priority -> Int4,
         geom -> Geometry,
         created_at -> Timestamptz,
+        active -> Bool,
     }
 }
 
@@ -114,6 +116,17 @@ diesel::table! {
         id -> Int8,
         incident_id -> Int8,
         supporter_hash -> Bytea,
+        notify_email -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    incident_follows (id) {
+        id -> Int8,
+        incident_id -> Int8,
+        follower_hash -> Bytea,
+        user_id -> Nullable<Int8>,
         notify_email -> Nullable<Text>,
         created_at -> Timestamptz,
     }
@@ -194,6 +207,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         closed_at -> Nullable<Timestamptz>,
         external_media_url -> Nullable<Text>,
+        due_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -390,6 +404,7 @@ diesel::joinable!(service_areas -> jurisdictions (jurisdiction_id));
 diesel::joinable!(routes -> departments (department_id));
 diesel::joinable!(reports -> incidents (incident_id));
 diesel::joinable!(incident_supports -> incidents (incident_id));
+diesel::joinable!(incident_follows -> incidents (incident_id));
 diesel::joinable!(reports -> categories (category_id));
 diesel::joinable!(report_events -> reports (report_id));
 diesel::joinable!(staff_departments -> users (user_id));
@@ -409,6 +424,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     routes,
     incidents,
     incident_supports,
+    incident_follows,
     reports,
     report_events,
     public_reports,

@@ -13,9 +13,10 @@ use signalons_db::{
     AsyncPgConnection, QueryResult,
     catalog::routing_rules,
     import::{
-        CategorySeed, DepartmentSeed, HistoricalReport, JurisdictionSeed, ServiceAreaSeed,
-        insert_historical_reports, place_many, seed_department, set_default_department,
-        upsert_category, upsert_category_route, upsert_jurisdiction, upsert_service_area,
+        CategorySeed, DepartmentSeed, HistoricalReport, JurisdictionSeed, RouteTarget,
+        ServiceAreaSeed, insert_historical_reports, place_many, seed_department,
+        set_default_department, upsert_category, upsert_jurisdiction, upsert_route,
+        upsert_service_area,
     },
 };
 use signalons_domain::{
@@ -496,7 +497,14 @@ pub async fn load_catalog(
             attributes: serde_json::Value::Array(entry.attributes.clone()),
         };
         let id = upsert_category(conn, jurisdiction, &seed).await?;
-        upsert_category_route(conn, jurisdiction, id, None, department(&entry.department)?).await?;
+        upsert_route(
+            conn,
+            jurisdiction,
+            RouteTarget::Category(id),
+            None,
+            department(&entry.department)?,
+        )
+        .await?;
         categories.insert(entry.code.clone(), (id, entry.default_priority));
     }
     summary.categories = categories.len();
@@ -508,7 +516,14 @@ pub async fn load_catalog(
             continue;
         };
         let district = department(&route.district.code)?;
-        upsert_category_route(conn, jurisdiction, *category, Some(*area), district).await?;
+        upsert_route(
+            conn,
+            jurisdiction,
+            RouteTarget::Category(*category),
+            Some(*area),
+            district,
+        )
+        .await?;
     }
     summary.area_routes = district_routes.len();
     Ok(categories)

@@ -43,8 +43,19 @@ pub struct Config {
     pub rate_limit_login_per_minute: u32,
     /// New reports per minute, per IP, account or API key (`SIGNALONS_RATE_LIMIT_REPORTS_PER_MINUTE`).
     pub rate_limit_reports_per_minute: u32,
-    /// "Me too" supports per minute, per IP or account (`SIGNALONS_RATE_LIMIT_SUPPORTS_PER_MINUTE`).
+    /// "Me too" supports and follows per minute, per IP or account
+    /// (`SIGNALONS_RATE_LIMIT_SUPPORTS_PER_MINUTE`).
     pub rate_limit_supports_per_minute: u32,
+    /// Requests per minute an app makes with its API key to manage its webhooks, per key and IP
+    /// (`SIGNALONS_RATE_LIMIT_APP_REQUESTS_PER_MINUTE`).
+    pub rate_limit_app_requests_per_minute: u32,
+    /// How many times the per-account rates one IP may use, as many residents share an address
+    /// behind an office or a phone carrier (`SIGNALONS_RATE_LIMIT_IP_FACTOR`, at least 1).
+    pub rate_limit_ip_factor: u32,
+    /// Load balancers or reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For`
+    /// names the client; none by default, when the header is ignored
+    /// (`SIGNALONS_TRUSTED_PROXIES`, e.g. `["10.0.0.0/8"]`).
+    pub trusted_proxies: Vec<String>,
     /// Where links in messages point: the address residents use (`SIGNALONS_PUBLIC_URL`).
     pub public_url: String,
     /// The SMTP server mail goes through (`SIGNALONS_SMTP_HOST`, `SIGNALONS_SMTP_PORT`).
@@ -137,6 +148,9 @@ impl Default for Config {
             rate_limit_login_per_minute: 10,
             rate_limit_reports_per_minute: 30,
             rate_limit_supports_per_minute: 60,
+            rate_limit_app_requests_per_minute: 120,
+            rate_limit_ip_factor: 1,
+            trusted_proxies: Vec::new(),
             public_url: "http://127.0.0.1:8080".to_owned(),
             smtp_host: "127.0.0.1".to_owned(),
             smtp_port: 25,
@@ -268,7 +282,18 @@ impl Config {
             login_per_minute: self.rate_limit_login_per_minute,
             reports_per_minute: self.rate_limit_reports_per_minute,
             supports_per_minute: self.rate_limit_supports_per_minute,
+            app_requests_per_minute: self.rate_limit_app_requests_per_minute,
+            ip_factor: self.rate_limit_ip_factor,
         }
+    }
+
+    /// The proxies whose `X-Forwarded-For` is believed; an entry that is no address or range is
+    /// refused.
+    pub fn trusted_proxies(
+        &self,
+    ) -> Result<signalons_api::client_ip::TrustedProxies, signalons_api::client_ip::InvalidRange>
+    {
+        signalons_api::client_ip::TrustedProxies::parse(&self.trusted_proxies)
     }
 
     /// The pool size to use: as configured, or two connections per core. More connections than
@@ -329,6 +354,12 @@ impl std::fmt::Debug for Config {
                 "rate_limit_supports_per_minute",
                 &self.rate_limit_supports_per_minute,
             )
+            .field(
+                "rate_limit_app_requests_per_minute",
+                &self.rate_limit_app_requests_per_minute,
+            )
+            .field("rate_limit_ip_factor", &self.rate_limit_ip_factor)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("public_url", &self.public_url)
             .field("smtp_host", &self.smtp_host)
             .field("smtp_port", &self.smtp_port)
@@ -414,6 +445,27 @@ mod tests {
             assert!(Config::load(Some(std::path::Path::new("bad.toml"))).is_err());
             jail.create_file("bad2.toml", "bind = \"not an address\"")?;
             assert!(Config::load(Some(std::path::Path::new("bad2.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_or_the_environment_and_are_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.trusted_proxies().unwrap(), Default::default());
+            jail.create_file("lb.toml", "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]")?;
+            let config =
+                Config::load(Some(std::path::Path::new("lb.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.trusted_proxies, ["10.0.0.0/8", "::1"]);
+            assert!(config.trusted_proxies().is_ok());
+            jail.set_env("SIGNALONS_TRUSTED_PROXIES", "[\"192.0.2.0/24\"]");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.trusted_proxies, ["192.0.2.0/24"]);
+            jail.set_env("SIGNALONS_TRUSTED_PROXIES", "[\"the load balancer\"]");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(config.trusted_proxies().is_err());
             Ok(())
         });
     }

@@ -148,8 +148,10 @@ pub async fn replay(conn: &mut AsyncPgConnection, cases: &[Case]) -> anyhow::Res
             let Some(Reverse((at, report, status, note))) = closures.pop() else {
                 break;
             };
+            let status: ReportStatus = status.parse()?;
             match incidents::close_report(conn, report, status, &note, at).await {
-                Ok(()) | Err(DbError::NotFound) => {}
+                Ok(Ok(())) | Err(DbError::NotFound) => {}
+                Ok(Err(refused)) => return Err(refused.into()),
                 Err(error) => return Err(error.into()),
             }
         }

@@ -424,8 +424,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.photo_limits(),
         config.photos_per_report.max(1),
     );
+    let proxies = config
+        .trusted_proxies()
+        .context("trusted_proxies lists addresses or CIDR ranges")?;
     let state = AppState::new(pool, auth, config.rate_limits(), photos)
-        .with_delivery_targets(config.delivery_targets());
+        .with_delivery_targets(config.delivery_targets())
+        .with_trusted_proxies(proxies);
     signalons_api::serve(listener, state, settings)?.await?;
     Ok(())
 }

@@ -197,11 +197,12 @@ async fn closed_incidents_cannot_be_supported() {
     signalons_db::incidents::close_report(
         &mut conn,
         first["id"].as_i64().unwrap(),
-        "resolved",
+        signalons_domain::ReportStatus::Resolved,
         "Lamp replaced.",
         chrono::Utc::now(),
     )
     .await
+    .unwrap()
     .unwrap();
     let path = format!("/api/v1/incidents/{}/supports", first["incident_id"]);
     let response = app

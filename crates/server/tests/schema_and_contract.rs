@@ -181,6 +181,11 @@ async fn loading_the_demo_twice_changes_nothing_and_history_clusters_once() {
         0,
         "an incident is open exactly while one of its reports is"
     );
+    assert_eq!(
+        db.count("incidents WHERE (closed_at IS NULL) <> (status NOT IN ('resolved', 'duplicate', 'not_responsible', 'rejected'))").await,
+        0,
+        "an open incident has an open status, a closed one a closed status"
+    );
     let digest = content_digest(&db).await;
     let again = signalons_import::recluster::recluster(&mut conn, first.jurisdiction_id, "import")
         .await

@@ -11,7 +11,9 @@ use std::{
 
 use diesel::{QueryableByName, sql_types::BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use signalons_api::{AppState, HttpSettings, auth::AuthSettings, rate_limit::RateLimits};
+use signalons_api::{
+    AppState, HttpSettings, auth::AuthSettings, client_ip::TrustedProxies, rate_limit::RateLimits,
+};
 pub use signalons_domain::delivery::Targets;
 
 mod peers;
@@ -290,6 +292,27 @@ pub fn generous_limits() -> RateLimits {
         login_per_minute: 10_000,
         reports_per_minute: 10_000,
         supports_per_minute: 10_000,
+        app_requests_per_minute: 10_000,
+        ip_factor: 1,
+    }
+}
+
+/// What a test server may reach, and whom it believes about its clients' addresses.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// Where webhooks and Open311 forwards may go (any address by default: test receivers
+    /// listen on 127.0.0.1).
+    pub targets: Targets,
+    /// Load balancers whose `X-Forwarded-For` is believed (none by default).
+    pub proxies: TrustedProxies,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Self {
+            targets: Targets::Any,
+            proxies: TrustedProxies::default(),
+        }
     }
 }
 
@@ -321,12 +344,34 @@ impl TestApp {
 
     /// A server over `db` with these rate limits.
     pub async fn spawn_with(db: TestDatabase, limits: RateLimits) -> Self {
-        Self::spawn_targeting(db, limits, Targets::Any).await
+        Self::spawn_in(db, limits, Network::default()).await
     }
 
     /// A server over `db` whose webhooks and Open311 forwards may reach `targets` (test servers
     /// reach any address, as their receivers listen on 127.0.0.1).
     pub async fn spawn_targeting(db: TestDatabase, limits: RateLimits, targets: Targets) -> Self {
+        let network = Network {
+            targets,
+            ..Network::default()
+        };
+        Self::spawn_in(db, limits, network).await
+    }
+
+    /// A server over `db` with these rate limits, believing `X-Forwarded-For` from `proxies`
+    /// (as behind a load balancer).
+    pub async fn spawn_behind(
+        db: TestDatabase,
+        limits: RateLimits,
+        proxies: TrustedProxies,
+    ) -> Self {
+        let network = Network {
+            proxies,
+            ..Network::default()
+        };
+        Self::spawn_in(db, limits, network).await
+    }
+
+    async fn spawn_in(db: TestDatabase, limits: RateLimits, network: Network) -> Self {
         let mail = MailSink::start().await;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let photo_dir = std::env::temp_dir().join(format!(
@@ -334,7 +379,8 @@ impl TestApp {
             std::process::id(),
             signalons_media::new_storage_key()
         ));
-        let (address, handle, delivery) = start_server(&db.url, limits, targets, &mail, &photo_dir);
+        let targets = network.targets;
+        let (address, handle, delivery) = start_server(&db.url, limits, network, &mail, &photo_dir);
         let client = reqwest::Client::builder().build().expect("http client");
         Self {
             address,
@@ -354,7 +400,10 @@ impl TestApp {
         let (address, handle, delivery) = start_server(
             &self.db.url,
             generous_limits(),
-            self.targets,
+            Network {
+                targets: self.targets,
+                proxies: TrustedProxies::default(),
+            },
             &self.mail,
             &self.photo_dir,
         );
@@ -501,7 +550,7 @@ pub fn test_photos(dir: &std::path::Path) -> signalons_api::photos::PhotoService
 fn start_server(
     url: &str,
     limits: RateLimits,
-    targets: Targets,
+    network: Network,
     mail: &MailSink,
     photo_dir: &std::path::Path,
 ) -> (
@@ -520,14 +569,15 @@ fn start_server(
     let delivery = signalons_delivery::Worker::new(
         pool.clone(),
         signalons_delivery::DeliverySettings {
-            targets,
+            targets: network.targets,
             ..test_delivery(mail)
         },
     )
     .expect("delivery settings")
     .spawn();
     let state = AppState::new(pool, test_auth(), limits, test_photos(photo_dir))
-        .with_delivery_targets(targets);
+        .with_delivery_targets(network.targets)
+        .with_trusted_proxies(network.proxies);
     let server = signalons_api::serve(listener, state, settings).expect("serve");
     let handle = server.handle();
     tokio::spawn(server);

@@ -33,7 +33,7 @@ use signalons_domain::{
 use crate::{
     AppState, api_keys,
     error::ApiError,
-    rate_limit::Limited,
+    rate_limit::{Identity, Limited},
     submission::{self, ReportDraft, SubmitError},
 };
 
@@ -392,6 +392,10 @@ fn request_json(
     fields.insert("service_notice".into(), Value::Null);
     fields.insert("requested_datetime".into(), w3c(report.created_at).into());
     fields.insert("updated_datetime".into(), w3c(report.updated_at).into());
+    fields.insert(
+        "expected_datetime".into(),
+        report.due_at.map(w3c).map_or(Value::Null, Value::from),
+    );
     fields.insert(
         "address".into(),
         report.address.clone().map_or(Value::Null, Value::from),
@@ -947,10 +951,7 @@ async fn create_request(
         .limiter
         .check(
             Limited::Report,
-            &[
-                format!("ip:{}", crate::client_ip(req)),
-                format!("key:{}", crate::auth::hex(&crate::auth::sha256(key.trim()))),
-            ],
+            &[Identity::client(req), Identity::api_key(key)],
         )
         .map_err(|error| Open311Error::from_api(format, &error))?;
 

@@ -1,0 +1,2 @@
+ALTER TABLE service_areas DROP COLUMN active;
+ALTER TABLE departments DROP COLUMN active;
