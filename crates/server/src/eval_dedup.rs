@@ -40,13 +40,22 @@ pub fn wilson_interval(hits: usize, trials: usize) -> (f64, f64, f64) {
     (p, (centre - half).max(0.0), (centre + half).min(1.0))
 }
 
-/// What one month (of submission times) measured.
+/// What one month (of submission times), or one category, measured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PeriodFigures {
     pub submissions: usize,
     pub shown: usize,
     pub labelled_pairs: usize,
     pub hits_at_3: usize,
+}
+
+impl PeriodFigures {
+    fn add(&mut self, other: Self) {
+        self.submissions += other.submissions;
+        self.shown += other.shown;
+        self.labelled_pairs += other.labelled_pairs;
+        self.hits_at_3 += other.hits_at_3;
+    }
 }
 
 /// A labelled pair whose original was not among the first three candidates.
@@ -94,6 +103,8 @@ pub struct DedupFigures {
     pub routed_agreeing: usize,
     /// By month of submission (`2015-03`).
     pub by_month: BTreeMap<String, PeriodFigures>,
+    /// By category of the submission.
+    pub by_category: BTreeMap<String, PeriodFigures>,
     pub misses: Vec<Miss>,
     pub seconds: f64,
 }
@@ -112,8 +123,9 @@ fn share_with_interval(hits: usize, trials: usize) -> String {
 }
 
 impl DedupFigures {
-    /// The figures as printed by `signalons eval-dedup`; `misses` adds the missed pairs.
-    pub fn render(&self, misses: bool) -> String {
+    /// The figures as printed by `signalons eval-dedup`; `detail` adds the figures of each
+    /// category and the missed pairs.
+    pub fn render(&self, detail: bool) -> String {
         let mut out = String::new();
         if let Some(rows) = &self.rows {
             let _ = writeln!(
@@ -161,25 +173,11 @@ impl DedupFigures {
             self.submissions as f64 / self.seconds.max(1e-9),
             self.seconds,
         );
-        out.push_str("by month        submissions  shown            pairs  recall@3\n");
-        for (month, figures) in &self.by_month {
-            let _ = writeln!(
-                out,
-                "  {month}       {:>9}  {:>5} ({:.3})  {:>5}  {}",
-                figures.submissions,
-                figures.shown,
-                ratio(figures.shown, figures.submissions),
-                figures.labelled_pairs,
-                if figures.labelled_pairs == 0 {
-                    "-".to_owned()
-                } else {
-                    let (share, low, high) =
-                        wilson_interval(figures.hits_at_3, figures.labelled_pairs);
-                    format!("{share:.3} ({low:.3}-{high:.3})")
-                },
-            );
+        out.push_str(&period_table("by month", &self.by_month));
+        if detail {
+            out.push_str(&period_table("by category", &self.by_category));
         }
-        if misses {
+        if detail {
             let _ = writeln!(out, "missed pairs ({})", self.misses.len());
             for miss in &self.misses {
                 let _ = writeln!(
@@ -199,6 +197,32 @@ impl DedupFigures {
         }
         out
     }
+}
+
+/// One line per period or category: submissions, how many were shown candidates, labelled
+/// pairs and recall@3 with its 95% interval.
+fn period_table(title: &str, periods: &BTreeMap<String, PeriodFigures>) -> String {
+    let mut out = format!(
+        "{title:<27} {:>11} {:>15} {:>6}  recall@3\n",
+        "submissions", "shown", "pairs"
+    );
+    for (name, figures) in periods {
+        let recall = if figures.labelled_pairs == 0 {
+            "-".to_owned()
+        } else {
+            let (share, low, high) = wilson_interval(figures.hits_at_3, figures.labelled_pairs);
+            format!("{share:.3} ({low:.3}-{high:.3})")
+        };
+        let _ = writeln!(
+            out,
+            "  {name:<25} {:>11} {:>6} ({:.3}) {:>6}  {recall}",
+            figures.submissions,
+            figures.shown,
+            ratio(figures.shown, figures.submissions),
+            figures.labelled_pairs,
+        );
+    }
+    out
 }
 
 fn draft(case: &Case) -> Option<ReportDraft> {
@@ -278,11 +302,10 @@ pub async fn replay(conn: &mut AsyncPgConnection, cases: &[Case]) -> anyhow::Res
             Err(error) => return Err(error).context("replaying a case"),
         };
         figures.submissions += 1;
-        let month = figures
-            .by_month
-            .entry(case.opened_at.format("%Y-%m").to_string())
-            .or_default();
-        month.submissions += 1;
+        let mut this = PeriodFigures {
+            submissions: 1,
+            ..PeriodFigures::default()
+        };
         let expected = boston::city_department(case);
         if department_codes.values().any(|code| *code == expected) {
             figures.routed_comparable += 1;
@@ -295,7 +318,7 @@ pub async fn replay(conn: &mut AsyncPgConnection, cases: &[Case]) -> anyhow::Res
         }
         if !submitted.candidates.is_empty() {
             figures.shown += 1;
-            month.shown += 1;
+            this.shown = 1;
         }
         let original = case
             .named_original()
@@ -306,7 +329,7 @@ pub async fn replay(conn: &mut AsyncPgConnection, cases: &[Case]) -> anyhow::Res
         };
         if let (Some(expected), Some((original_case, _))) = (original_incident, original) {
             figures.labelled_pairs += 1;
-            month.labelled_pairs += 1;
+            this.labelled_pairs = 1;
             let original_open = incidents::is_open(conn, expected).await? == Some(true);
             if original_open {
                 figures.pairs_with_open_original += 1;
@@ -317,7 +340,7 @@ pub async fn replay(conn: &mut AsyncPgConnection, cases: &[Case]) -> anyhow::Res
             }
             if ranked.iter().take(3).any(|id| *id == expected) {
                 figures.hits_at_3 += 1;
-                month.hits_at_3 += 1;
+                this.hits_at_3 = 1;
                 if original_open {
                     figures.hits_at_3_open += 1;
                 }
@@ -349,6 +372,18 @@ pub async fn replay(conn: &mut AsyncPgConnection, cases: &[Case]) -> anyhow::Res
                     figures.auto_links_to_named += 1;
                 }
             }
+        }
+        for period in [
+            figures
+                .by_month
+                .entry(case.opened_at.format("%Y-%m").to_string())
+                .or_default(),
+            figures
+                .by_category
+                .entry(case.category.clone())
+                .or_default(),
+        ] {
+            period.add(this);
         }
         report_of_case.insert(&case.id, submitted.report_id);
         if let Some(closed) = case.closed_at {
@@ -545,6 +580,11 @@ mod tests {
             "{rendered}"
         );
         assert!(rendered.contains("  2015-03"), "{rendered}");
+        assert!(
+            rendered
+                .contains("  street_light_out                    5      2 (0.400)      2  0.500"),
+            "{rendered}"
+        );
         assert!(
             rendered.contains("101001000005 street_light_out -> 101001000003 street_light_out"),
             "{rendered}"

@@ -72,9 +72,10 @@ enum Command {
         /// A Boston 311 CSV export (default: the demo's cases).
         #[arg(long)]
         csv: Option<PathBuf>,
-        /// Also list the labelled pairs whose original was not among the first three.
+        /// Also print the figures of each category and the labelled pairs whose original was
+        /// not among the first three.
         #[arg(long)]
-        misses: bool,
+        detail: bool,
     },
     /// Manage staff accounts from the command line (the first admin of a city).
     Admin {
@@ -300,13 +301,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::EvalDedup { csv, misses } => {
+        Command::EvalDedup { csv, detail } => {
             let csv =
                 csv.unwrap_or_else(|| config.demo_dir.join(signalons_import::boston::CASES_FILE));
             let figures = eval_dedup::run(&config.database_url, &config.demo_dir, &csv).await?;
             use std::io::Write;
             std::io::stdout()
-                .write_all(figures.render(misses).as_bytes())
+                .write_all(figures.render(detail).as_bytes())
                 .context("writing the figures")
         }
         Command::ApiKey { action } => api_key(&config, action).await,
