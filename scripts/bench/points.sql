@@ -1,7 +1,7 @@
 -- The inputs every scenario draws from, for wrk (exported as CSV) and pgbench (read by row
 -- number): positions of stored reports moved by up to ~30 m, inside a service area, with the
 -- category's duplicate search bounds (as crates/domain/src/dedup.rs derives them: -ln(0.2)
--- times the category's radius and window), a viewport of ~800 x 650 m for bbox lists, and the
+-- times the category's radius, four times its window), a viewport of ~800 x 650 m for bbox lists, and the
 -- tiles around the point at a zoom of 10..16 for map clusters (3 x 4 tiles, as a phone shows),
 -- and the category and default department a create of that point uses.
 DROP TABLE IF EXISTS bench_points;
@@ -22,7 +22,7 @@ WITH picked AS (
            (SELECT j.default_department_id FROM jurisdictions j WHERE j.id = c.jurisdiction_id)
                AS d_default_department_id,
            c.dedup_radius_m * -ln(0.2) AS radius,
-           c.dedup_window_days * -ln(0.2) * 86400 AS window_secs
+           c.dedup_window_days * 4 * 86400 AS window_secs
     FROM inside i JOIN categories c ON c.id = i.category_id
 ), tiled AS (
     SELECT *, 10 + (n % 7)::int AS zoom FROM numbered

@@ -1,10 +1,17 @@
 //! The reference data every submission reads (a jurisdiction's active categories and routing
-//! rules), kept in the server for a second.
+//! rules, and the vocabulary of each dedup group), kept in the server.
 //!
 //! A create report read the category and the routing rules (three statements of about
 //! fourteen) on every request, though they change only when an admin edits the catalog. Here
 //! they are kept for [`CATALOG_TTL`]: an admin change made through this server clears the copy
 //! at once; one made through another replica or the CLI is seen within that second.
+//!
+//! A dedup group's vocabulary (which words of its open incidents' descriptions are common) drifts
+//! slowly once the group has many open incidents, so it is then read again only when the
+//! submission being scored is [`VOCABULARY_REFRESH`] away from the one it was read for; that
+//! distance is measured in the submissions' own time, so a replay of history sees the
+//! vocabulary of its own past. A small vocabulary (a new city, a rare kind of problem) changes
+//! with every incident and is cheap to read: it is read for every submission.
 
 use std::{
     collections::HashMap,
@@ -12,11 +19,19 @@ use std::{
     time::{Duration, Instant},
 };
 
-use signalons_db::{AsyncPgConnection, QueryResult, catalog, models::Category};
-use signalons_domain::routing::RouteRule;
+use chrono::{DateTime, Utc};
+use signalons_db::{AsyncPgConnection, QueryResult, catalog, incidents, models::Category};
+use signalons_domain::{dedup::Vocabulary, routing::RouteRule};
 
 /// How long a copy is used before it is read again.
 pub const CATALOG_TTL: Duration = Duration::from_secs(1);
+/// How far apart in time two submissions may use the same vocabulary.
+pub const VOCABULARY_REFRESH: chrono::TimeDelta = chrono::TimeDelta::hours(6);
+/// How many of a group's open incidents (the most recently reported) its vocabulary is read
+/// from.
+pub const VOCABULARY_SAMPLE: i64 = 2_000;
+/// A vocabulary read from fewer descriptions is read again for every submission.
+pub const VOCABULARY_SETTLED: usize = 200;
 
 /// A jurisdiction's routing rules and its default department.
 pub type RoutingRules = Arc<(Vec<RouteRule>, Option<i64>)>;
@@ -28,6 +43,8 @@ struct Copies {
     generation: u64,
     categories: HashMap<(i64, String), (Instant, Category)>,
     routes: HashMap<i64, (Instant, RoutingRules)>,
+    /// By jurisdiction and dedup group, with the submission time it was read for.
+    vocabularies: HashMap<(i64, String), (DateTime<Utc>, Arc<Vocabulary>)>,
 }
 
 /// See the module documentation.
@@ -63,6 +80,7 @@ impl CatalogCache {
         copies.generation += 1;
         copies.categories.clear();
         copies.routes.clear();
+        copies.vocabularies.clear();
     }
 
     fn fresh(&self, at: Instant) -> bool {
@@ -121,5 +139,39 @@ impl CatalogCache {
                 .insert(jurisdiction, (Instant::now(), Arc::clone(&rules)));
         }
         Ok(rules)
+    }
+
+    /// The vocabulary of `dedup_group`'s open incidents in `jurisdiction`, for a submission
+    /// made at `at`.
+    pub async fn vocabulary(
+        &self,
+        conn: &mut AsyncPgConnection,
+        jurisdiction: i64,
+        dedup_group: &str,
+        at: DateTime<Utc>,
+    ) -> QueryResult<Arc<Vocabulary>> {
+        let key = (jurisdiction, dedup_group.to_owned());
+        let generation = {
+            let copies = self.lock();
+            if let Some((read_for, vocabulary)) = copies.vocabularies.get(&key)
+                && vocabulary.descriptions() >= VOCABULARY_SETTLED
+                && (at - *read_for).abs() < VOCABULARY_REFRESH
+            {
+                return Ok(Arc::clone(vocabulary));
+            }
+            copies.generation
+        };
+        let summaries =
+            incidents::open_summaries(conn, jurisdiction, dedup_group, VOCABULARY_SAMPLE).await?;
+        let vocabulary = Arc::new(Vocabulary::from_descriptions(
+            summaries.iter().map(String::as_str),
+        ));
+        let mut copies = self.lock();
+        if copies.generation == generation {
+            copies
+                .vocabularies
+                .insert(key, (at, Arc::clone(&vocabulary)));
+        }
+        Ok(vocabulary)
     }
 }

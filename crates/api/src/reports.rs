@@ -677,7 +677,8 @@ pub async fn find_duplicates(
         address: address.as_ref().map(Address::as_str),
         description: description.as_str(),
     };
-    let found = submission::candidates(&mut conn, placement, &category, submission).await?;
+    let found =
+        submission::candidates(&mut conn, &state.catalog, placement, &category, submission).await?;
     let items = found
         .into_iter()
         .map(DuplicateCandidate::from_scored)

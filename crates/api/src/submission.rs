@@ -127,10 +127,7 @@ pub async fn route(
 }
 
 fn policy(category: &Category) -> DedupPolicy {
-    DedupPolicy {
-        radius_m: f64::from(category.dedup_radius_m),
-        window_days: f64::from(category.dedup_window_days),
-    }
+    DedupPolicy::of_category(category.dedup_radius_m, category.dedup_window_days)
 }
 
 fn position_of(point: &signalons_db::Point) -> Option<GeoPoint> {
@@ -143,12 +140,21 @@ fn position_of(point: &signalons_db::Point) -> Option<GeoPoint> {
 /// The candidates worth showing for `submission`, best first (at most [`dedup::MAX_SHOWN`]).
 pub async fn candidates(
     conn: &mut AsyncPgConnection,
+    cache: &CatalogCache,
     placement: Placement,
     category: &Category,
     submission: dedup::Submission<'_>,
 ) -> Result<Vec<ScoredCandidate>, DbError> {
     let policy = policy(category);
     let window = Duration::seconds((policy.search_window_days() * 86_400.0) as i64);
+    let vocabulary = cache
+        .vocabulary(
+            conn,
+            placement.jurisdiction_id,
+            &category.dedup_group,
+            submission.at,
+        )
+        .await?;
     let found = incidents::open_candidates(
         conn,
         placement.jurisdiction_id,
@@ -168,10 +174,11 @@ pub async fn candidates(
                 submission,
                 dedup::Incident {
                     position,
-                    opened_at: incident.created_at,
+                    last_reported_at: incident.last_reported_at,
                     address: incident.address.as_deref(),
                     description: &incident.summary,
                 },
+                &vocabulary,
             );
             (dedup::decide(assessment.score) != Decision::Ignore).then_some(ScoredCandidate {
                 incident,
@@ -262,7 +269,7 @@ pub async fn submit(
         address: draft.address.as_ref().map(Address::as_str),
         description: draft.description.as_str(),
     };
-    let candidates = candidates(conn, placement, &category, submission).await?;
+    let candidates = candidates(conn, cache, placement, &category, submission).await?;
 
     let report = NewReport {
         jurisdiction_id: placement.jurisdiction_id,

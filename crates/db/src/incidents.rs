@@ -24,7 +24,8 @@ use crate::{
 /// The most candidates one search returns before scoring.
 const MAX_CANDIDATES: i64 = 50;
 
-/// Open incidents of `dedup_group` within `radius_m` of `point`, opened in `since..=now`.
+/// Open incidents of `dedup_group` within `radius_m` of `point`, last reported in
+/// `since..=now`, the most recently reported first.
 pub async fn open_candidates(
     conn: &mut AsyncPgConnection,
     jurisdiction: i64,
@@ -39,7 +40,7 @@ pub async fn open_candidates(
         .filter(incidents::jurisdiction_id.eq(jurisdiction))
         .filter(incidents::dedup_group.eq(dedup_group))
         .filter(incidents::closed_at.is_null())
-        .filter(incidents::created_at.between(since, now))
+        .filter(incidents::last_reported_at.between(since, now))
         .filter(st_d_within(incidents::location, point, radius_m))
         .select((
             incidents::id,
@@ -52,9 +53,29 @@ pub async fn open_candidates(
             incidents::report_count,
             incidents::supporters_count,
             incidents::created_at,
+            incidents::last_reported_at,
         ))
-        .order(incidents::created_at.desc())
+        .order(incidents::last_reported_at.desc())
         .limit(MAX_CANDIDATES)
+        .load(conn)
+        .await
+}
+
+/// What the open incidents of `dedup_group` say (their summaries), the most recently reported
+/// first, at most `limit`: the vocabulary duplicate scoring weighs words by.
+pub async fn open_summaries(
+    conn: &mut AsyncPgConnection,
+    jurisdiction: i64,
+    dedup_group: &str,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    incidents::table
+        .filter(incidents::jurisdiction_id.eq(jurisdiction))
+        .filter(incidents::dedup_group.eq(dedup_group))
+        .filter(incidents::closed_at.is_null())
+        .select(incidents::summary)
+        .order(incidents::last_reported_at.desc())
+        .limit(limit)
         .load(conn)
         .await
 }
@@ -471,6 +492,8 @@ pub struct ClusterableReport {
     pub location: Point,
     pub created_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    pub address: Option<String>,
+    pub description: String,
     pub dedup_radius_m: i32,
     pub dedup_window_days: i32,
 }
@@ -493,6 +516,8 @@ pub async fn clusterable_reports(
             reports::location,
             reports::created_at,
             reports::closed_at,
+            reports::address,
+            reports::description,
             categories::dedup_radius_m,
             categories::dedup_window_days,
         ))

@@ -169,6 +169,8 @@ pub struct CandidateIncident {
     pub report_count: i32,
     pub supporters_count: i32,
     pub created_at: DateTime<Utc>,
+    /// When a resident last reported it.
+    pub last_reported_at: DateTime<Utc>,
 }
 
 /// An incident as the public sees it.

@@ -13,6 +13,7 @@ pub mod map_grid;
 pub mod report;
 pub mod routing;
 pub mod status;
+pub mod street_address;
 pub mod text;
 mod violation;
 

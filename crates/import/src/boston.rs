@@ -20,7 +20,7 @@ use signalons_db::{
     },
 };
 use signalons_domain::{
-    Description, ReportStatus,
+    Description, Latitude, Longitude, ReportStatus,
     areas::{AreaFeature, parse_areas},
     routing::{RoutingQuestion, choose_department},
 };
@@ -51,6 +51,8 @@ pub enum DemoError {
     GeoJson { path: PathBuf, detail: String },
     #[error("{path}: {source}")]
     Csv { path: PathBuf, source: csv::Error },
+    #[error("{path} is not a Boston 311 export: no column {missing}")]
+    MissingColumns { path: PathBuf, missing: String },
     #[error("catalog: {0}")]
     Inconsistent(String),
     #[error("database: {0}")]
@@ -187,8 +189,27 @@ pub struct Case {
     pub department: String,
 }
 
+/// A case time: ISO 8601 local time, with `T` or a space before the time, whole or fractional
+/// seconds, and an offset if one is written (then ignored: Boston's times are local).
 fn parse_local_time(text: &str) -> Option<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S").ok()
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z"]
+                .iter()
+                .find_map(|format| chrono::DateTime::parse_from_str(text, format).ok())
+                .map(|time| time.naive_local())
+        })
+}
+
+/// A coordinate written in a case: a finite number.
+fn parse_coordinate(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 fn collapse_spaces(text: &str) -> String {
@@ -220,14 +241,22 @@ impl Case {
         })
     }
 
-    fn from_row(row: CaseRow, category_of_type: &HashMap<&str, &str>) -> Option<Self> {
-        let category = (*category_of_type.get(row.case_type.as_str())?).to_owned();
-        let latitude = row.latitude.trim().parse::<f64>().ok()?;
-        let longitude = row.longitude.trim().parse::<f64>().ok()?;
+    fn from_row(row: CaseRow, category_of_type: &HashMap<&str, &str>) -> Result<Self, Unread> {
+        let category = (*category_of_type
+            .get(row.case_type.trim())
+            .or_else(|| category_of_type.get(row.case_type.as_str()))
+            .ok_or(Unread::UnmodelledType)?)
+        .to_owned();
+        let latitude = parse_coordinate(&row.latitude)
+            .filter(|lat| Latitude::new(*lat).is_ok())
+            .ok_or(Unread::NoLocation)?;
+        let longitude = parse_coordinate(&row.longitude)
+            .filter(|lon| Longitude::new(*lon).is_ok())
+            .ok_or(Unread::NoLocation)?;
         if (latitude, longitude) == PLACEHOLDER {
-            return None;
+            return Err(Unread::NoLocation);
         }
-        let opened_at = parse_local_time(&row.open_dt)?;
+        let opened_at = parse_local_time(&row.open_dt).ok_or(Unread::NoOpeningTime)?;
         let closed_at = parse_local_time(&row.closed_dt).filter(|closed| *closed >= opened_at);
         let closed = row.case_status.eq_ignore_ascii_case("closed") && closed_at.is_some();
         let status = match (closed, closed_as_duplicate(&row.closure_reason)) {
@@ -236,7 +265,7 @@ impl Case {
             (true, false) => ReportStatus::Resolved,
         };
         let address = Some(collapse_spaces(&row.location)).filter(|a| !a.is_empty());
-        Some(Self {
+        Ok(Self {
             id: row.case_enquiry_id.trim().to_owned(),
             category,
             latitude,
@@ -253,24 +282,93 @@ impl Case {
     }
 }
 
-/// The located cases of the catalog's categories in a Boston 311 CSV export, in time order.
-pub fn load_cases(path: &Path, catalog: &Catalog) -> Result<Vec<Case>, DemoError> {
+/// Why a row of an export did not become a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unread {
+    /// A row the CSV reader could not read (a wrong number of fields, invalid UTF-8).
+    Malformed,
+    /// A case type no category of the catalog models.
+    UnmodelledType,
+    /// No coordinates, coordinates out of range, or the City Hall placeholder.
+    NoLocation,
+    NoOpeningTime,
+}
+
+/// The columns a Boston 311 export must have.
+const REQUIRED_COLUMNS: &[&str] = &[
+    "case_enquiry_id",
+    "open_dt",
+    "closed_dt",
+    "case_status",
+    "closure_reason",
+    "case_title",
+    "type",
+    "queue",
+    "department",
+    "location",
+    "latitude",
+    "longitude",
+];
+
+/// The cases of an export, and how many rows were left out and why.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFile {
+    /// The located cases of the catalog's categories, in time order.
+    pub cases: Vec<Case>,
+    pub rows: usize,
+    pub malformed_rows: usize,
+    /// Cases of types the catalog does not model.
+    pub unmodelled_type: usize,
+    /// Cases without a usable position (empty, out of range, or the City Hall placeholder).
+    pub no_location: usize,
+    pub no_opening_time: usize,
+}
+
+/// Reads a Boston 311 CSV export (extra columns are ignored; a row that cannot be read is
+/// counted and skipped, never fatal).
+pub fn read_cases(path: &Path, catalog: &Catalog) -> Result<CaseFile, DemoError> {
     let path = path.to_path_buf();
-    let category_of_type = catalog.category_of_type();
-    let mut reader = csv::Reader::from_path(&path).map_err(|source| DemoError::Csv {
+    let csv_error = |source| DemoError::Csv {
         path: path.clone(),
         source,
-    })?;
-    let mut cases = Vec::new();
-    for row in reader.deserialize::<CaseRow>() {
-        let row = row.map_err(|source| DemoError::Csv {
-            path: path.clone(),
-            source,
-        })?;
-        cases.extend(Case::from_row(row, &category_of_type));
+    };
+    let category_of_type = catalog.category_of_type();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::Headers)
+        .from_path(&path)
+        .map_err(csv_error)?;
+    let headers = reader.headers().map_err(csv_error)?.clone();
+    if let Some(missing) = REQUIRED_COLUMNS
+        .iter()
+        .find(|column| !headers.iter().any(|h| h == **column))
+    {
+        return Err(DemoError::MissingColumns {
+            path,
+            missing: (*missing).to_owned(),
+        });
     }
-    cases.sort_by_key(|case| case.opened_at);
-    Ok(cases)
+    let mut file = CaseFile::default();
+    for row in reader.deserialize::<CaseRow>() {
+        file.rows += 1;
+        let outcome = row
+            .map_err(|_| Unread::Malformed)
+            .and_then(|row| Case::from_row(row, &category_of_type));
+        match outcome {
+            Ok(case) => file.cases.push(case),
+            Err(Unread::Malformed) => file.malformed_rows += 1,
+            Err(Unread::UnmodelledType) => file.unmodelled_type += 1,
+            Err(Unread::NoLocation) => file.no_location += 1,
+            Err(Unread::NoOpeningTime) => file.no_opening_time += 1,
+        }
+    }
+    file.cases.sort_by_key(|case| case.opened_at);
+    Ok(file)
+}
+
+/// The located cases of the catalog's categories in a Boston 311 CSV export, in time order.
+pub fn load_cases(path: &Path, catalog: &Catalog) -> Result<Vec<Case>, DemoError> {
+    read_cases(path, catalog).map(|file| file.cases)
 }
 
 /// A Public Works district crew, from a queue name such as
@@ -782,6 +880,166 @@ mod tests {
                 .iter()
                 .filter(|c| c.status.is_closed())
                 .all(|c| c.closed_at.is_some())
+        );
+    }
+
+    fn write_export(name: &str, text: &str) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("signalons-{}-{name}.csv", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn any_export_of_the_same_columns_reads_and_odd_rows_are_counted_not_fatal() {
+        let catalog = Catalog::load(&demo_dir()).unwrap();
+        // Columns in another order, padded, with one the demo does not use.
+        let header = "longitude , latitude,type,case_enquiry_id,open_dt,closed_dt,case_status,\
+                      closure_reason,case_title,queue,department,location,source";
+        let row = |lon: &str,
+                   lat: &str,
+                   kind: &str,
+                   id: &str,
+                   open: &str,
+                   closed: &str,
+                   status: &str| {
+            format!(
+                "{lon},{lat},{kind},{id},{open},{closed},{status},Case Resolved,Street Light Outages,\
+                 PWDx_Street Light Outages,PWDx,1 Charles St  Boston  MA  02116,App"
+            )
+        };
+        let light = "Street Light Outages";
+        let rows = [
+            row(
+                "-71.07",
+                "42.356",
+                light,
+                "101001000001",
+                "2015-02-01T08:00:00",
+                "2015-02-02T08:00:00",
+                "Closed",
+            ),
+            row(
+                "",
+                "",
+                light,
+                "101001000002",
+                "2015-02-01T09:00:00",
+                "",
+                "Open",
+            ),
+            row(
+                "-71.0587",
+                "42.3594",
+                light,
+                "101001000003",
+                "2015-02-01T09:00:00",
+                "",
+                "Open",
+            ),
+            row(
+                "-71.07",
+                "42.356",
+                light,
+                "101001000004",
+                "2015-02-01T10:00:00",
+                "",
+                "Open",
+            ),
+            row(
+                "-71.07",
+                "42.356",
+                "Unknown Kind",
+                "101001000005",
+                "2015-02-01T10:00:00",
+                "",
+                "Open",
+            ),
+            row(
+                "-71.07",
+                "NaN",
+                light,
+                "101001000006",
+                "2015-02-01T10:00:00",
+                "",
+                "Open",
+            ),
+            row(
+                "-71.07",
+                "95",
+                light,
+                "101001000007",
+                "2015-02-01T10:00:00",
+                "",
+                "Open",
+            ),
+            row(
+                "-71.07",
+                "42.356",
+                light,
+                "101001000008",
+                "yesterday",
+                "",
+                "Open",
+            ),
+            "-71.07,42.356,Street Light Outages".to_owned(),
+            row(
+                "-71.07",
+                "42.356",
+                light,
+                "101001000010",
+                "2015-01-31 07:00:00.000",
+                "",
+                "Open",
+            ),
+            // Closed before it opened: kept as open.
+            row(
+                "-71.07",
+                "42.356",
+                light,
+                "101001000011",
+                "2015-02-03T10:00:00",
+                "2015-02-01T10:00:00",
+                "Closed",
+            ),
+        ];
+        let path = write_export("odd", &format!("{header}\n{}\n", rows.join("\n")));
+        let file = read_cases(&path, &catalog).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(file.rows, 11);
+        assert_eq!(
+            (
+                file.malformed_rows,
+                file.unmodelled_type,
+                file.no_location,
+                file.no_opening_time
+            ),
+            (1, 1, 4, 1)
+        );
+        let ids: Vec<&str> = file.cases.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "101001000010",
+                "101001000001",
+                "101001000004",
+                "101001000011"
+            ]
+        );
+        assert_eq!(file.cases[1].status, ReportStatus::Resolved);
+        assert!(file.cases[2].closed_at.is_none());
+        assert_eq!(file.cases[3].status, ReportStatus::Submitted);
+        assert_eq!(file.cases[3].closed_at, None);
+
+        let path = write_export(
+            "columns",
+            "case_enquiry_id,open_dt\n1,2015-01-01T00:00:00\n",
+        );
+        let refused = read_cases(&path, &catalog);
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            matches!(&refused, Err(DemoError::MissingColumns { missing, .. }) if missing == "closed_dt"),
+            "{refused:?}"
         );
     }
 }

@@ -1,5 +1,5 @@
 //! `signalons recluster`: groups past reports into incidents in one batch, as the live path
-//! would have if they had come in through it.
+//! would have if they had come in through it (see [`signalons_domain::clustering`]).
 
 use std::collections::BTreeMap;
 
@@ -10,6 +10,7 @@ use signalons_db::{
 use signalons_domain::{
     GeoPoint, Latitude, Longitude,
     clustering::{PastReport, cluster},
+    dedup::{DedupPolicy, Vocabulary},
 };
 
 /// What a re-clustering did.
@@ -21,7 +22,7 @@ pub struct ReclusterSummary {
     pub reports_moved: usize,
 }
 
-fn past(report: &ClusterableReport) -> Option<PastReport> {
+fn past(report: &ClusterableReport) -> Option<PastReport<'_>> {
     Some(PastReport {
         position: GeoPoint::new(
             Latitude::new(report.location.y).ok()?,
@@ -29,11 +30,15 @@ fn past(report: &ClusterableReport) -> Option<PastReport> {
         ),
         created_at: report.created_at,
         closed_at: report.closed_at,
+        address: report.address.as_deref(),
+        description: &report.description,
+        policy: DedupPolicy::of_category(report.dedup_radius_m, report.dedup_window_days),
     })
 }
 
 /// Re-clusters the reports of `source` (usually `import`) of a jurisdiction, one dedup group at
-/// a time, with the group's widest radius and window. Running it again moves nothing.
+/// a time, each report under its own category's policy, with the words of the group's
+/// descriptions weighed over all of them. Running it again moves nothing.
 pub async fn recluster(
     conn: &mut AsyncPgConnection,
     jurisdiction: i64,
@@ -52,13 +57,9 @@ pub async fn recluster(
         let Some(points) = members.iter().map(|r| past(r)).collect::<Option<Vec<_>>>() else {
             continue;
         };
-        let radius = members.iter().map(|r| r.dedup_radius_m).max().unwrap_or(50);
-        let window = members
-            .iter()
-            .map(|r| r.dedup_window_days)
-            .max()
-            .unwrap_or(30);
-        for incident in cluster(&points, f64::from(radius), f64::from(window)) {
+        let vocabulary =
+            Vocabulary::from_descriptions(members.iter().map(|r| r.description.as_str()));
+        for incident in cluster(&points, &vocabulary) {
             if incident.len() < 2 {
                 continue;
             }

@@ -59,8 +59,8 @@ enum Command {
         #[arg(long, default_value = "name")]
         name_property: String,
     },
-    /// Group imported reports into incidents in one batch (DBSCAN on projected metres, split
-    /// in time). Idempotent.
+    /// Group imported reports into incidents in one batch, by the rule a live submission
+    /// follows (each report joins the open incident it matches confidently). Idempotent.
     Recluster {
         /// The jurisdiction's slug.
         #[arg(long, default_value = "boston")]
@@ -72,6 +72,10 @@ enum Command {
         /// A Boston 311 CSV export (default: the demo's cases).
         #[arg(long)]
         csv: Option<PathBuf>,
+        /// Also print the figures of each category and the labelled pairs whose original was
+        /// not among the first three.
+        #[arg(long)]
+        detail: bool,
     },
     /// Manage staff accounts from the command line (the first admin of a city).
     Admin {
@@ -297,13 +301,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::EvalDedup { csv } => {
+        Command::EvalDedup { csv, detail } => {
             let csv =
                 csv.unwrap_or_else(|| config.demo_dir.join(signalons_import::boston::CASES_FILE));
             let figures = eval_dedup::run(&config.database_url, &config.demo_dir, &csv).await?;
             use std::io::Write;
             std::io::stdout()
-                .write_all(figures.render().as_bytes())
+                .write_all(figures.render(detail).as_bytes())
                 .context("writing the figures")
         }
         Command::ApiKey { action } => api_key(&config, action).await,

@@ -238,3 +238,100 @@ async fn the_routing_preview_names_the_department_and_area() {
     assert_eq!(problem["code"], "outside_jurisdiction");
     assert_eq!(app.db.count("reports").await, 0, "a preview stores nothing");
 }
+
+#[tokio::test]
+async fn a_label_every_report_carries_is_no_evidence_but_distinctive_words_are() {
+    let app = TestApp::spawn().await;
+    let labelled = |latitude: f64, longitude: f64, description: &str| {
+        let mut body = light(latitude, longitude);
+        body["description"] = json!(description);
+        body.as_object_mut().unwrap().remove("address");
+        body
+    };
+    // Poles about a kilometre apart, all described by the fixed label an import carries, one
+    // with more to say.
+    for (latitude, longitude) in [
+        (42.3300, -71.0700),
+        (42.3400, -71.0700),
+        (42.3500, -71.0700),
+        (42.3300, -71.0600),
+        (42.3500, -71.0600),
+    ] {
+        report(&app, labelled(latitude, longitude, "Street Light Outages")).await;
+    }
+    report(
+        &app,
+        labelled(
+            42.3600,
+            -71.0700,
+            "Street Light Outages: pole leaning over the sidewalk",
+        ),
+    )
+    .await;
+
+    let reasons = |found: &Value| -> Vec<Value> {
+        found["items"][0]["reasons"]
+            .as_array()
+            .expect("a candidate")
+            .clone()
+    };
+    let near = |latitude: f64, description: &str| {
+        format!(
+            "/api/v1/reports/duplicates?lat={latitude}&long=-71.0700&category=street_light_out\
+             &description={}",
+            description.replace(' ', "+")
+        )
+    };
+    let (_, label) = app.get_json(&near(42.3402, "Street Light Outages")).await;
+    let (_, nothing_said) = app.get_json(&near(42.3402, "")).await;
+    assert!(!reasons(&label).contains(&json!("similar_description")));
+    assert_eq!(
+        label["items"][0]["score"], nothing_said["items"][0]["score"],
+        "the label adds nothing"
+    );
+
+    let (_, described) = app
+        .get_json(&near(42.3602, "Leaning pole over sidewalk"))
+        .await;
+    let (_, silent) = app.get_json(&near(42.3602, "")).await;
+    assert!(reasons(&described).contains(&json!("similar_description")));
+    assert!(
+        described["items"][0]["score"].as_f64() > silent["items"][0]["score"].as_f64(),
+        "{described} {silent}"
+    );
+}
+
+#[tokio::test]
+async fn an_open_incident_is_a_candidate_while_it_is_reported_again_however_old() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let first = report(&app, light(42.3560, -71.0700)).await;
+    let mut conn = app.db.connect().await;
+    let age = |opened_days: i64, reported_days: i64| {
+        format!(
+            "UPDATE incidents SET created_at = now() - interval '{opened_days} days', \
+             last_reported_at = now() - interval '{reported_days} days'"
+        )
+    };
+    let path = "/api/v1/reports/duplicates?lat=42.3561&long=-71.0700&category=street_light_out";
+    // Opened 200 days ago and never reported since: beyond four windows of 30 days.
+    diesel::sql_query(age(200, 200))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (_, forgotten) = app.get_json(path).await;
+    assert_eq!(forgotten["items"], json!([]));
+    // Still open and reported again two days ago: a live problem.
+    diesel::sql_query(age(200, 2))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (_, live) = app.get_json(path).await;
+    assert_eq!(live["items"][0]["incident_id"], first["incident_id"]);
+    assert!(
+        live["items"][0]["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("recent"))
+    );
+}
