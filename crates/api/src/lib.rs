@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod catalog;
 pub mod catalog_cache;
+pub mod client_config;
 mod cursor;
 pub mod error;
 pub mod extract;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub catalog: Arc<catalog_cache::CatalogCache>,
     /// Which addresses webhook and Open311 URLs saved through the API may reach.
     pub delivery_targets: signalons_domain::delivery::Targets,
+    /// What public clients are told about this deployment (`GET /api/v1/config`).
+    pub client_config: Arc<client_config::ClientConfig>,
 }
 
 impl AppState {
@@ -73,6 +76,15 @@ impl AppState {
             photos: Arc::new(photos),
             catalog: Arc::new(catalog_cache::CatalogCache::default()),
             delivery_targets: signalons_domain::delivery::Targets::default(),
+            client_config: Arc::new(client_config::ClientConfig::default()),
+        }
+    }
+
+    /// The same state, telling public clients `config` (no basemap unless told otherwise).
+    pub fn with_client_config(self, config: client_config::ClientConfig) -> Self {
+        Self {
+            client_config: Arc::new(config),
+            ..self
         }
     }
 
@@ -145,6 +157,7 @@ pub struct HttpSettings {
         (name = "photos", description = "Photos of reports, without metadata; staff hide those that show what they should not"),
         (name = "incidents", description = "The problems behind reports: duplicates share one, residents support it"),
         (name = "catalog", description = "Jurisdictions and the categories that can be reported"),
+        (name = "config", description = "What public clients are told about this deployment, such as the map's background tiles"),
         (name = "health", description = "Probes for load balancers"),
         (name = "auth", description = "Accounts: sign up, sign in, rotate and revoke tokens"),
         (name = "crews", description = "The work queue of a department's crews: take, assign, change status with a public explanation"),
@@ -212,6 +225,7 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(admin_catalog::post_areas)
             .service(admin_catalog::put_route)
             .service(map::map_clusters)
+            .service(client_config::get_client_config)
             .default_service(web::to(not_found)),
     );
     config.service(health::healthz).service(health::readyz);
