@@ -13,6 +13,7 @@ import { listMine } from '../outbox';
 import { linkClick } from '../router';
 import { catalogStore, categoryName, useStore, useT } from '../state';
 import { DateTime, PhotoList, StatusBadge, Timeline } from '../components';
+import { countsText } from '../candidates';
 
 type Loaded =
   | { state: 'loading' }
@@ -98,6 +99,13 @@ export function DetailScreen({ id }: { id: number }) {
         <dd>
           <StatusBadge status={report.status} />
         </dd>
+        {/* Reports kept on this device by an older version have no counts. */}
+        {report.incident && (
+          <>
+            <dt>{t('report.detail.incident')}</dt>
+            <dd>{countsText(t, report.incident)}</dd>
+          </>
+        )}
         <dt>{t('report.detail.created')}</dt>
         <dd>
           <DateTime iso={report.created_at} lang={lang} />
