@@ -202,6 +202,9 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     assert.equal(await page.locator('.report-list li').count(), 5);
     await screenshot(page, 'map');
     await expectAccessible('map');
+    await page.locator('#list-title').evaluate((e) => e.scrollIntoView());
+    await screenshot(page, 'map-list');
+    await page.evaluate(() => window.scrollTo(0, 0));
 
     // Filters: one category leaves only its reports.
     await page.getByText('Filters').click();
@@ -217,6 +220,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     const facts = page.locator('.facts');
     await facts.getByText('This problem').waitFor();
     await facts.getByText('3 reports · 2 supporters').waitFor();
+    await screenshot(page, 'detail-known');
     await expectAccessible('report page of a known problem');
   });
 
@@ -322,7 +326,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
 
     // Back online: the app sends its outbox by itself and gets the same report back.
     await context.setOffline(false);
-    await page.getByRole('heading', { name: 'Waiting to be sent (0)' }).waitFor();
+    await page.getByRole('heading', { name: /Waiting to be sent/ }).waitFor({ state: 'detached' });
     await page.getByRole('link', { name: new RegExp(`Report ${first.body.id}\\b`) }).waitFor();
     assert.deepEqual(await readOutbox(page), []);
 
@@ -364,7 +368,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     assert.equal(item.body.description, description);
 
     await context.setOffline(false);
-    await page.getByRole('heading', { name: 'Waiting to be sent (0)' }).waitFor();
+    await page.getByRole('heading', { name: /Waiting to be sent/ }).waitFor({ state: 'detached' });
     const found = await reportsDescribed(world.base, description, 42.3512, -71.066);
     assert.equal(found.length, 1, 'one report on the server');
     const media = await api(world.base, `/api/v1/reports/${found[0].id}/media`);
@@ -431,7 +435,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     // A refused item is not retried by itself; the resident discards it (two steps).
     await page.getByRole('button', { name: 'Discard' }).click();
     await page.getByRole('button', { name: 'Confirm: discard' }).click();
-    await page.getByRole('heading', { name: 'Waiting to be sent (0)' }).waitFor();
+    await page.getByRole('heading', { name: /Waiting to be sent/ }).waitFor({ state: 'detached' });
   });
 
   test('my reports shows the public timeline of each report', async () => {
@@ -510,8 +514,8 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
       const card = page.locator('.candidate').filter({ hasText: description });
       await card.waitFor();
       const text = await card.textContent();
-      assert.match(text, /\b\d+ m away/);
-      assert.match(text, /first reported .* · 1 report(?!s)/);
+      assert.match(text, /\b\d+\sm away/);
+      assert.match(text, /first reported .* · 1\sreport(?!s)/);
       assert.match(text, /Why: .*very close/);
       // Shown on the mini map as well, numbered as in the list.
       assert.ok((await page.locator('.leaflet-marker-icon.pin-candidate').count()) >= 1);
@@ -685,7 +689,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     });
     await page.getByRole('img', { name: 'Your photo of the work' }).waitFor();
     await closeToast(page);
-    await page.locator('.status-form').evaluate((e) => e.scrollIntoView());
+    await page.getByRole('button', { name: 'Change the status' }).evaluate((e) => e.scrollIntoView({ block: 'end' }));
     await screenshot(page, 'job-status');
     await expectAccessible('job', page);
     await page.getByRole('button', { name: 'Change the status' }).click();

@@ -14,6 +14,7 @@ import { linkClick } from '../router';
 import { catalogStore, categoryName, useStore, useT } from '../state';
 import { DateTime, PhotoList, StatusBadge, Timeline } from '../components';
 import { countsText } from '../candidates';
+import { isKnown } from '../incidents';
 
 type Loaded =
   | { state: 'loading' }
@@ -103,7 +104,11 @@ export function DetailScreen({ id }: { id: number }) {
         {report.incident && (
           <>
             <dt>{t('report.detail.incident')}</dt>
-            <dd>{countsText(t, report.incident)}</dd>
+            <dd>
+              {isKnown(report.incident)
+                ? countsText(t, report.incident)
+                : t('report.detail.incident.alone')}
+            </dd>
           </>
         )}
         <dt>{t('report.detail.created')}</dt>
