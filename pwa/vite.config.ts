@@ -1,26 +1,5 @@
-import { defineConfig, type Plugin } from 'vite';
+import { defineConfig } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
-
-// Map tiles are configuration: SIGNALONS_TILES_URL at build time ('' for no basemap), or edit
-// the <meta name="signalons-tiles"> of dist/index.html when deploying.
-const TILES_URL =
-  process.env.SIGNALONS_TILES_URL ?? 'https://tile.openstreetmap.org/{z}/{x}/{y}.png';
-const TILES_ATTRIBUTION =
-  process.env.SIGNALONS_TILES_ATTRIBUTION ??
-  '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
-
-const escapeAttribute = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-function tilesConfig(): Plugin {
-  return {
-    name: 'signalons-tiles-config',
-    transformIndexHtml: (html) =>
-      html
-        .replace('%SIGNALONS_TILES_URL%', escapeAttribute(TILES_URL))
-        .replace('%SIGNALONS_TILES_ATTRIBUTION%', escapeAttribute(TILES_ATTRIBUTION)),
-  };
-}
 
 export default defineConfig({
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
@@ -34,7 +13,6 @@ export default defineConfig({
     proxy: { '/api': 'http://127.0.0.1:8080' },
   },
   plugins: [
-    tilesConfig(),
     VitePWA({
       strategies: 'injectManifest',
       srcDir: 'src',

@@ -3,7 +3,7 @@
 // Debian's chromium with a phone viewport. Builds nothing: it expects target/debug/signalons
 // (`cargo build -p signalons-server`) and pwa/dist (`npm run build`).
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -77,16 +77,9 @@ export async function startWorld() {
     const work = mkdtempSync(join(tmpdir(), 'signalons-e2e-'));
     cleanups.push(() => rmSync(work, { recursive: true, force: true }));
 
-    // The built app as an operator deploys it, configured with no basemap: nothing may leave
-    // this machine during the tests.
+    // The built app as an operator deploys it.
     const dist = join(work, 'dist');
     cpSync(DIST, dist, { recursive: true });
-    const indexFile = join(dist, 'index.html');
-    const html = readFileSync(indexFile, 'utf8').replace(
-      /(<meta name="signalons-tiles" content=")[^"]*(")/,
-      '$1$2',
-    );
-    writeFileSync(indexFile, html);
 
     const database = `signalons_e2e_${process.pid}_${Date.now().toString(36)}`;
     psql(`CREATE DATABASE "${database}"`);
@@ -102,6 +95,8 @@ export async function startWorld() {
       SIGNALONS_HTTP_WORKERS: '2',
       SIGNALONS_JWT_SECRET: randomBytes(32).toString('hex'),
       SIGNALONS_PHOTO_DIR: join(work, 'photos'),
+      // No basemap, by the server's configuration: nothing may leave this machine.
+      SIGNALONS_MAP_TILES_URL: '',
       SIGNALONS_LOG: process.env.SIGNALONS_LOG ?? 'warn',
     };
     const run = (...args) => execFileSync(BIN, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -146,7 +141,7 @@ export async function startWorld() {
         { cwd: ROOT, env, input: `${password}\n`, stdio: ['pipe', 'pipe', 'pipe'] },
       );
 
-    return { base, browser, stop, createStaff, serverLog: () => readFileSync(logFile, 'utf8') };
+    return { base, browser, dist, stop, createStaff, serverLog: () => readFileSync(logFile, 'utf8') };
   } catch (error) {
     await stop();
     throw error;

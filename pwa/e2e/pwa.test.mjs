@@ -2,7 +2,10 @@
 // a real PostGIS database. Run with `npm run e2e` (after `npm run build` and a debug build of the
 // server); `SCREENSHOTS_DIR=screenshots npm run e2e` refreshes pwa/screenshots/.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { DEFAULT_BUDGET_KB, firstScreenScripts, gzipSize } from '../scripts/js-budget.mjs';
 import {
   api,
   newPhone,
@@ -19,6 +22,8 @@ let world;
 let phone;
 /** The crew's phone, shared by the crew's tests. */
 let crewPhone;
+/** The Fenway pothole the crew resolves, seen later through the map's filters. */
+let resolvedPothole;
 
 async function expectAccessible(name, page = phone.page) {
   const violations = await seriousViolations(page);
@@ -136,6 +141,52 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     await world?.stop();
   });
 
+  test('a phone’s first screen loads at most 150 KB of JavaScript, and the server’s basemap (none)', async () => {
+    const fresh = await newPhone(world.browser, world.base);
+    try {
+      const { page } = fresh;
+      const scripts = [];
+      page.on('response', (response) => {
+        if (response.request().resourceType() === 'script' && response.url().startsWith(world.base)) {
+          scripts.push(response);
+        }
+      });
+      await page.goto(world.base);
+      await page.locator('#map-count').filter({ hasText: /\d+ reports in this area/ }).waitFor();
+      await page.locator('.leaflet-marker-icon').first().waitFor();
+      await page.waitForLoadState('networkidle');
+
+      const loaded = await Promise.all(
+        scripts.map(async (response) => ({
+          file: new URL(response.url()).pathname.replace(/^\//, ''),
+          gzip: gzipSize(await response.body()),
+        })),
+      );
+      const counted = firstScreenScripts(
+        readFileSync(join(world.dist, 'index.html'), 'utf8'),
+        JSON.parse(readFileSync(join(world.dist, '.vite', 'manifest.json'), 'utf8')),
+      );
+      assert.deepEqual(
+        loaded.map((l) => l.file).sort(),
+        [...counted].sort(),
+        'the build’s budget counts exactly the scripts the first screen loads',
+      );
+      const total = loaded.reduce((sum, l) => sum + l.gzip, 0);
+      console.log(`first screen (/, 360×640): ${loaded.length} scripts, ${(total / 1024).toFixed(1)} KB gzipped`);
+      assert.ok(total <= DEFAULT_BUDGET_KB * 1024, `${total} bytes of JavaScript on the first screen`);
+
+      // The server is configured without a basemap (SIGNALONS_MAP_TILES_URL=''): the app says so
+      // and asks for no tile.
+      const config = await api(world.base, '/api/v1/config');
+      assert.deepEqual(config.body, { map_tiles_url: null, map_tiles_attribution: null });
+      await page.getByText('No background map is configured').waitFor();
+      assert.equal(await page.locator('.map.no-basemap').count(), 1);
+      assert.equal(await page.locator('.leaflet-tile').count(), 0);
+    } finally {
+      await closeResident(fresh);
+    }
+  });
+
   test('the map shows the reports around the resident, clustered, with a list', async () => {
     const { page } = phone;
     await page.goto(world.base);
@@ -145,9 +196,15 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     // Three reports a few metres apart make one cluster marker at this zoom.
     await page.locator('.leaflet-marker-icon.cluster').first().waitFor();
     assert.ok((await page.locator('.leaflet-marker-icon.pin').count()) >= 1);
-    assert.ok((await page.locator('.report-list li').count()) >= 7);
+    // They are one problem: one row of the list, which says it is known.
+    const known = page.locator('.report-list li').filter({ hasText: 'Known problem: 3 reports · 2 supporters' });
+    await known.waitFor();
+    assert.equal(await page.locator('.report-list li').count(), 5);
     await screenshot(page, 'map');
     await expectAccessible('map');
+    await page.locator('#list-title').evaluate((e) => e.scrollIntoView());
+    await screenshot(page, 'map-list');
+    await page.evaluate(() => window.scrollTo(0, 0));
 
     // Filters: one category leaves only its reports.
     await page.getByText('Filters').click();
@@ -156,6 +213,15 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     await expectAccessible('map with filters');
     await page.getByLabel('Category').selectOption('');
     await count.filter({ hasText: /\d+ reports in this area/ }).waitFor();
+
+    // A report's page says how known its problem is.
+    await known.getByRole('link').click();
+    await page.getByRole('heading', { level: 1, name: /Report \d+/ }).waitFor();
+    const facts = page.locator('.facts');
+    await facts.getByText('This problem').waitFor();
+    await facts.getByText('3 reports · 2 supporters').waitFor();
+    await screenshot(page, 'detail-known');
+    await expectAccessible('report page of a known problem');
   });
 
   test('a report sent online exists on the server, GPS position and photo included', async () => {
@@ -260,7 +326,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
 
     // Back online: the app sends its outbox by itself and gets the same report back.
     await context.setOffline(false);
-    await page.getByRole('heading', { name: 'Waiting to be sent (0)' }).waitFor();
+    await page.getByRole('heading', { name: /Waiting to be sent/ }).waitFor({ state: 'detached' });
     await page.getByRole('link', { name: new RegExp(`Report ${first.body.id}\\b`) }).waitFor();
     assert.deepEqual(await readOutbox(page), []);
 
@@ -302,7 +368,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     assert.equal(item.body.description, description);
 
     await context.setOffline(false);
-    await page.getByRole('heading', { name: 'Waiting to be sent (0)' }).waitFor();
+    await page.getByRole('heading', { name: /Waiting to be sent/ }).waitFor({ state: 'detached' });
     const found = await reportsDescribed(world.base, description, 42.3512, -71.066);
     assert.equal(found.length, 1, 'one report on the server');
     const media = await api(world.base, `/api/v1/reports/${found[0].id}/media`);
@@ -323,19 +389,45 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     assert.equal((await reportsDescribed(world.base, description, 42.3512, -71.066)).length, 1);
   });
 
-  test('a report the server refuses shows why on the pending item', async () => {
+  test('a report refused when the service worker sent it is said on the open app', async () => {
     const { page, context } = phone;
-    await context.setOffline(true);
-    await nav().getByRole('link', { name: 'Report', exact: true }).click();
-    await page.getByLabel('Or type coordinates (latitude, longitude)').fill('42.3601 -71.0589');
-    await page.getByRole('button', { name: 'Use these coordinates' }).click();
-    await page.getByLabel('What is the problem?').selectOption('graffiti');
-    await page.getByLabel(/Your email/).fill('not-an-email');
-    await page.getByRole('button', { name: 'Send the report' }).click();
-    await page.getByRole('heading', { name: 'Waiting to be sent (1)' }).waitFor();
+    // This page offline, the browser and its service worker online: the report can only go by
+    // Background Sync, as when the connection returns while the app is open in the background.
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    const cdp = await context.newCDPSession(page);
+    const network = (offline) =>
+      cdp.send('Network.emulateNetworkConditions', { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.send('Network.enable');
+    await network(true);
+    const posted = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && request.url().endsWith('/api/v1/reports')) posted.push(request);
+    });
+    try {
+      await page.getByText('You are offline.').waitFor();
+      await nav().getByRole('link', { name: 'Report', exact: true }).click();
+      await page.getByLabel('Or type coordinates (latitude, longitude)').fill('42.3601 -71.0589');
+      await page.getByRole('button', { name: 'Use these coordinates' }).click();
+      await page.getByLabel('What is the problem?').selectOption('graffiti');
+      await page.getByLabel(/Your email/).fill('not-an-email');
+      await page.getByRole('button', { name: 'Send the report' }).click();
+      await page.getByRole('heading', { level: 1, name: 'My reports' }).waitFor();
 
-    await context.setOffline(false);
+      // The service worker sent it; the app says what the server answered, in place of
+      // "saved on this device".
+      const toast = page.locator('.toast');
+      await toast.filter({ hasText: 'The server refused the report' }).waitFor();
+      assert.doesNotMatch(await toast.textContent(), /when the connection returns/);
+      assert.ok(
+        posted.every((request) => request.failure() !== null),
+        'the page itself could not send it',
+      );
+    } finally {
+      await network(false);
+      await cdp.detach();
+    }
     await page.getByText('Refused by the server').waitFor();
+    await page.getByRole('heading', { name: 'Waiting to be sent (1)' }).waitFor();
     await page.locator('.problem').getByText('Some fields are not valid.').waitFor();
     await page.getByText('Email: does not look like an email address').waitFor();
     await screenshot(page, 'refused');
@@ -343,7 +435,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     // A refused item is not retried by itself; the resident discards it (two steps).
     await page.getByRole('button', { name: 'Discard' }).click();
     await page.getByRole('button', { name: 'Confirm: discard' }).click();
-    await page.getByRole('heading', { name: 'Waiting to be sent (0)' }).waitFor();
+    await page.getByRole('heading', { name: /Waiting to be sent/ }).waitFor({ state: 'detached' });
   });
 
   test('my reports shows the public timeline of each report', async () => {
@@ -422,8 +514,8 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
       const card = page.locator('.candidate').filter({ hasText: description });
       await card.waitFor();
       const text = await card.textContent();
-      assert.match(text, /\b\d+ m away/);
-      assert.match(text, /first reported .* · 1 report(?!s)/);
+      assert.match(text, /\b\d+\sm away/);
+      assert.match(text, /first reported .* · 1\sreport(?!s)/);
       assert.match(text, /Why: .*very close/);
       // Shown on the mini map as well, numbered as in the list.
       assert.ok((await page.locator('.leaflet-marker-icon.pin-candidate').count()) >= 1);
@@ -521,6 +613,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     }
     const report = (await api(world.base, `/api/v1/reports/${reportId}`)).body;
     assert.equal(report.department?.code, 'PWD_D10A', 'routed to the crew’s department');
+    resolvedPothole = { id: reportId, description };
     const jobId = report.incident_id;
 
     const staff = await newPhone(world.browser, world.base);
@@ -556,7 +649,20 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     // The same queue on a map, numbered as in the list.
     await page.getByRole('button', { name: 'Map' }).click();
     await page.locator('.leaflet-marker-icon.pin-job').first().waitFor();
-    assert.ok((await page.locator('.leaflet-marker-icon.pin-job').count()) >= 1);
+    assert.ok((await page.locator('.leaflet-marker-icon.pin-job').count()) >= 2);
+    // Jobs a few metres apart are drawn side by side: every number readable, every marker tappable.
+    const boxes = await page
+      .locator('.leaflet-marker-icon.pin-job')
+      .evaluateAll((markers) => markers.map((m) => m.getBoundingClientRect().toJSON()));
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [a, b] = [boxes[i], boxes[j]];
+        const overlap =
+          Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1 &&
+          Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
+        assert.ok(!overlap, `job markers ${i + 1} and ${j + 1} overlap`);
+      }
+    }
     await page.locator('.jobs-map').evaluate((e) => e.scrollIntoView({ block: 'center' }));
     await screenshot(page, 'queue-map');
     await expectAccessible('crew queue map', page);
@@ -583,7 +689,7 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     });
     await page.getByRole('img', { name: 'Your photo of the work' }).waitFor();
     await closeToast(page);
-    await page.locator('.status-form').evaluate((e) => e.scrollIntoView());
+    await page.getByRole('button', { name: 'Change the status' }).evaluate((e) => e.scrollIntoView({ block: 'end' }));
     await screenshot(page, 'job-status');
     await expectAccessible('job', page);
     await page.getByRole('button', { name: 'Change the status' }).click();
@@ -717,6 +823,59 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     // Signing out ends the session here and on the server.
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { level: 1, name: 'Staff sign-in' }).waitFor();
+  });
+
+  test('the map’s filters by category and status change the map and the list', async () => {
+    const { page } = phone;
+    await page.goto(world.base);
+    await heading().filter({ hasText: 'Reports around you' }).waitFor();
+    const count = page.locator('#map-count');
+    await count.filter({ hasText: /\d+ reports in this area/ }).waitFor();
+    // Wide enough for the whole Fenway: the seeded reports and the crew's jobs.
+    await page.getByRole('button', { name: 'Zoom out' }).click();
+    await count.filter({ hasText: /\d+ reports in this area/ }).waitFor();
+    const resolvedRow = page
+      .locator('.report-list li')
+      .filter({ has: page.getByRole('link', { name: `Pothole · Report ${resolvedPothole.id}` }) });
+    await resolvedRow.waitFor();
+    const all = Number(/(\d+) reports/.exec(await count.textContent())[1]);
+
+    await page.getByText('Filters').click();
+    await page.getByLabel('Category').selectOption('pothole');
+    await page.getByLabel('Status').selectOption('resolved');
+    // The one pothole resolved by the crew: one marker, one row.
+    await count.filter({ hasText: '1 report in this area.' }).waitFor();
+    await page.getByText('Filters (2 active)').waitFor();
+    await page.locator('.report-list li').first().filter({ hasText: 'Resolved' }).waitFor();
+    assert.equal(await page.locator('.report-list li').count(), 1);
+    await resolvedRow.waitFor();
+    await page.locator('.leaflet-marker-icon').first().waitFor();
+    assert.equal(await page.locator('.leaflet-marker-icon').count(), 1);
+    await expectAccessible('map filtered by category and status');
+
+    // Open potholes: the resolved one is gone, the others are there.
+    await page.getByLabel('Status').selectOption('open');
+    await count.filter({ hasText: /\d+ reports? in this area/ }).filter({ hasNotText: /^1 report in/ }).waitFor();
+    await resolvedRow.waitFor({ state: 'detached' });
+    const rows = page.locator('.report-list li');
+    assert.ok((await rows.count()) >= 2);
+    for (const text of await rows.allTextContents()) {
+      assert.match(text, /^Pothole/);
+      assert.doesNotMatch(text, /Resolved/);
+    }
+    const open = Number(/(\d+) reports?/.exec(await count.textContent())[1]);
+    assert.ok(open < all, `${open} open potholes of ${all} reports`);
+
+    // Nothing matches: no marker, no list.
+    await page.getByLabel('Category').selectOption('graffiti');
+    await page.getByLabel('Status').selectOption('resolved');
+    await count.filter({ hasText: 'No report in this area.' }).waitFor();
+    assert.equal(await page.locator('.report-list li').count(), 0);
+    assert.equal(await page.locator('.leaflet-marker-icon').count(), 0);
+
+    await page.getByLabel('Category').selectOption('');
+    await page.getByLabel('Status').selectOption('');
+    await count.filter({ hasText: `${all} reports in this area.` }).waitFor();
   });
 
   test('French and English, switched and remembered', async () => {

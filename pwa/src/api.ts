@@ -32,6 +32,8 @@ export type Me = Schemas['Me'];
 export type Job = Schemas['Job'];
 export type QueuePage = Schemas['QueuePage'];
 export type StatusChange = Schemas['StatusChange'];
+export type ClientConfig = Schemas['ClientConfig'];
+export type IncidentCounts = Schemas['IncidentCounts'];
 
 /** West, south, east, north in degrees. */
 export type BBox = [number, number, number, number];
@@ -66,6 +68,11 @@ export function toProblem(status: number, body: unknown): Problem {
 function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
   if (result.data !== undefined && result.response.ok) return result.data;
   throw new ApiError(result.response.status, toProblem(result.response.status, result.error));
+}
+
+/** What the server tells its clients: the map's tiles. */
+export async function getClientConfig(): Promise<ClientConfig> {
+  return unwrap(await client.GET('/api/v1/config'));
 }
 
 export async function listJurisdictions(): Promise<Jurisdiction[]> {

@@ -1,6 +1,8 @@
 import { render } from 'preact';
 import { App } from './app';
-import { catalogErrorStore, langStore, refreshCatalog } from './state';
+import { catalogErrorStore, langStore, refreshCatalog, storage } from './state';
+import { refreshClientConfig } from './config';
+import { getClientConfig } from './api';
 import { startOutboxTriggers } from './sync';
 import './styles.css';
 
@@ -8,9 +10,14 @@ document.documentElement.lang = langStore.get();
 render(<App />, document.getElementById('app')!);
 
 void refreshCatalog();
-// A first visit made offline gets the categories as soon as the network is back.
+const loadConfig = () => refreshClientConfig(storage, getClientConfig);
+let configLoaded = loadConfig();
+// A start made offline gets the categories and the map's tiles as soon as the network is back.
 window.addEventListener('online', () => {
   if (catalogErrorStore.get()) void refreshCatalog();
+  void configLoaded.then((answered) => {
+    if (!answered) configLoaded = loadConfig();
+  });
 });
 startOutboxTriggers();
 

@@ -162,13 +162,25 @@ export async function closeDb(): Promise<void> {
 // --- change notification, within this context and across the page and the service worker ---
 
 type Listener = () => void;
+type ResultsListener = (results: SendResult[]) => void;
 const listeners = new Set<Listener>();
+const resultListeners = new Set<ResultsListener>();
 let channel: BroadcastChannel | null = null;
+
+/** What goes over the channel: the outbox changed, or what another context's sends gave. */
+type ChannelMessage = 'changed' | { results: SendResult[] };
 
 function getChannel(): BroadcastChannel | null {
   if (!channel && typeof BroadcastChannel !== 'undefined') {
     channel = new BroadcastChannel(CHANNEL);
-    channel.onmessage = () => listeners.forEach((l) => l());
+    channel.onmessage = (event: MessageEvent<ChannelMessage>) => {
+      const message = event.data;
+      if (typeof message === 'object' && message !== null && Array.isArray(message.results)) {
+        resultListeners.forEach((l) => l(message.results));
+      } else {
+        listeners.forEach((l) => l());
+      }
+    };
   }
   return channel;
 }
@@ -181,7 +193,22 @@ export function onOutboxChange(listener: Listener): () => void {
 
 function notifyChange(): void {
   listeners.forEach((l) => l());
-  getChannel()?.postMessage('changed');
+  getChannel()?.postMessage('changed' satisfies ChannelMessage);
+}
+
+/**
+ * Tells the other contexts what sends made here gave: the service worker's Background Sync
+ * sends while the app may be open, and the app says what became of them (sent, refused).
+ */
+export function shareResults(results: SendResult[]): void {
+  if (results.length > 0) getChannel()?.postMessage({ results } satisfies ChannelMessage);
+}
+
+/** What another context's sends gave (see shareResults). */
+export function onResultsElsewhere(listener: ResultsListener): () => void {
+  resultListeners.add(listener);
+  getChannel();
+  return () => resultListeners.delete(listener);
 }
 
 // --- the rules ---

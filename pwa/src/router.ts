@@ -1,5 +1,5 @@
 // A router for a few screens: the server answers every path with index.html, we pick the screen.
-import { createStore } from './state';
+import { createStore } from './store';
 
 export type Route =
   | { name: 'map' }

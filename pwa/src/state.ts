@@ -16,29 +16,9 @@ import {
   type Jurisdiction,
 } from './api';
 import type { StoredPhoto } from './outbox';
+import { createStore, type Store } from './store';
 
-export interface Store<T> {
-  get(): T;
-  set(value: T): void;
-  subscribe(listener: () => void): () => void;
-}
-
-export function createStore<T>(initial: T): Store<T> {
-  let value = initial;
-  const listeners = new Set<() => void>();
-  return {
-    get: () => value,
-    set(next) {
-      if (Object.is(next, value)) return;
-      value = next;
-      listeners.forEach((l) => l());
-    },
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-  };
-}
+export { createStore, type Store };
 
 export function useStore<T>(store: Store<T>): T {
   const [, setTick] = useState(0);
@@ -46,7 +26,7 @@ export function useStore<T>(store: Store<T>): T {
   return store.get();
 }
 
-const storage = (() => {
+export const storage = (() => {
   try {
     return window.localStorage;
   } catch {

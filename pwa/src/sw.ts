@@ -4,7 +4,7 @@
 // catalog (localStorage) are what the app needs offline.
 import { cleanupOutdatedCaches, createHandlerBoundToURL, precacheAndRoute } from 'workbox-precaching';
 import { NavigationRoute, registerRoute } from 'workbox-routing';
-import { flushOutbox, SYNC_TAG } from './outbox';
+import { flushOutbox, shareResults, SYNC_TAG } from './outbox';
 // Installs the signed-in sender of crews' changes.
 import './auth';
 
@@ -33,6 +33,8 @@ self.addEventListener('sync', (event) => {
   if (sync.tag !== SYNC_TAG) return;
   sync.waitUntil(
     flushOutbox().then((results) => {
+      // An open app says what became of them (it did not send them itself).
+      shareResults(results);
       // Rejecting asks the browser to try again later, with its own back-off.
       if (results.some((r) => r.verdict === 'retry')) throw new Error('outbox not sent yet');
     }),

@@ -1,11 +1,10 @@
 // When the outbox is sent from the page: on submit, at start, when the connection returns and
 // when the app regains focus. Background Sync (in the service worker) covers the app closed.
-import { flushOutbox, SYNC_TAG, type SendResult } from './outbox';
+import { flushOutbox, onResultsElsewhere, SYNC_TAG, type SendResult } from './outbox';
 // Installs the signed-in sender of crews' changes.
 import './auth';
 import { announce, langStore, type T } from './state';
 import { translate } from './i18n';
-import { getIncident } from './api';
 import { supportersText } from './candidates';
 import { problemSummary } from './components';
 
@@ -22,16 +21,6 @@ export async function requestBackgroundSync(): Promise<void> {
     await sync?.register(SYNC_TAG);
   } catch {
     // Not supported or not allowed: the page's own triggers still send the outbox.
-  }
-}
-
-/** "Already reported": the create answer does not say how many reports, the incident does. */
-async function announceLinked(t: T, incidentId: number): Promise<void> {
-  try {
-    const incident = await getIncident(incidentId);
-    announce(t('outbox.linked', { n: incident.report_count }));
-  } catch {
-    announce(t('outbox.linked.some'));
   }
 }
 
@@ -58,7 +47,7 @@ export function announceResults(results: SendResult[]): void {
           : t('dup.supported.again'),
       );
     } else if (result.verdict === 'sent' && result.report?.linked_to_existing_incident) {
-      void announceLinked(t, result.report.incident_id);
+      announce(t('outbox.linked', { n: result.report.incident.report_count }));
     } else if (result.verdict === 'sent' && result.report) {
       announce(translate(lang, 'outbox.sent', { id: result.report.id }));
     } else if (result.verdict === 'rejected') {
@@ -98,6 +87,9 @@ export function flushNow(): Promise<void> {
 }
 
 export function startOutboxTriggers(): void {
+  // Sent by the service worker (Background Sync) while the app is open: said here as well, so
+  // that "saved on this device" does not stay on screen over a report sent or refused since.
+  onResultsElsewhere(announceResults);
   void flushNow();
   window.addEventListener('online', () => void flushNow());
   window.addEventListener('focus', () => void flushNow());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkBudget, initialScripts } from '../scripts/js-budget.mjs';
+import { checkBudget, firstScreenScripts, initialScripts } from '../scripts/js-budget.mjs';
 import { statusQuery } from '../src/status';
 
 describe('JS budget', () => {
@@ -12,6 +12,23 @@ describe('JS budget', () => {
       <script src="https://example.org/x.js"></script>
     </head>`;
     expect(initialScripts(html)).toEqual(['assets/index-abc.js', 'assets/vendor-def.js']);
+  });
+
+  it('counts what the first screen imports at once too, with what those import', () => {
+    const html = '<script type="module" src="/assets/index-abc.js"></script>';
+    const manifest = {
+      'index.html': { file: 'assets/index-abc.js', dynamicImports: ['src/map/leaflet.ts', 'src/crew/CrewApp.tsx'] },
+      'src/map/leaflet.ts': { file: 'assets/leaflet-1.js', imports: ['index.html', '_geo.js'] },
+      '_geo.js': { file: 'assets/geo-2.js', imports: ['index.html'] },
+      'src/crew/CrewApp.tsx': { file: 'assets/CrewApp-3.js', imports: ['index.html'] },
+    };
+    expect(firstScreenScripts(html, manifest, ['src/map/leaflet.ts'])).toEqual([
+      'assets/index-abc.js',
+      'assets/leaflet-1.js',
+      'assets/geo-2.js',
+    ]);
+    // A first import the build no longer has fails loudly rather than counting nothing.
+    expect(() => firstScreenScripts(html, manifest, ['src/map/renamed.ts'])).toThrow(/manifest/);
   });
 
   it('fails above the budget', () => {

@@ -29,14 +29,17 @@ const candidate: DuplicateCandidate = {
   reasons: ['recent', 'nearby'],
 };
 
+/** The no-break space that keeps a number with its word. */
+const NB = '\u00a0';
+
 describe('candidates', () => {
   it('says distances as a person would', () => {
-    expect(formatDistance(en, 'en', 12.4)).toBe('12 m away');
-    expect(formatDistance(en, 'en', 0.2)).toBe('0 m away');
-    expect(formatDistance(en, 'en', 347)).toBe('350 m away');
-    expect(formatDistance(en, 'en', 1249)).toBe('1.2 km away');
-    expect(formatDistance(fr, 'fr', 12.4)).toBe('à 12 m');
-    expect(formatDistance(fr, 'fr', 1249)).toBe('à 1,2 km');
+    expect(formatDistance(en, 'en', 12.4)).toBe(`12${NB}m away`);
+    expect(formatDistance(en, 'en', 0.2)).toBe(`0${NB}m away`);
+    expect(formatDistance(en, 'en', 347)).toBe(`350${NB}m away`);
+    expect(formatDistance(en, 'en', 1249)).toBe(`1.2${NB}km away`);
+    expect(formatDistance(fr, 'fr', 12.4)).toBe(`à 12${NB}m`);
+    expect(formatDistance(fr, 'fr', 1249)).toBe(`à 1,2${NB}km`);
   });
 
   it('puts the reasons in words, strongest first, ignoring unknown ones', () => {
@@ -51,16 +54,16 @@ describe('candidates', () => {
   });
 
   it('counts reports and supporters, with singulars', () => {
-    expect(countsText(en, { report_count: 1, supporters_count: 0 })).toBe('1 report');
-    expect(countsText(en, { report_count: 3, supporters_count: 1 })).toBe('3 reports · 1 supporter');
+    expect(countsText(en, { report_count: 1, supporters_count: 0 })).toBe(`1${NB}report`);
+    expect(countsText(en, { report_count: 3, supporters_count: 1 })).toBe(`3${NB}reports · 1${NB}supporter`);
     expect(countsText(fr, { report_count: 2, supporters_count: 4 })).toBe(
-      '2 signalements · 4 soutiens',
+      `2${NB}signalements · 4${NB}soutiens`,
     );
   });
 
   it('sums a candidate up in one line', () => {
     const line = candidateSummary(en, 'en', candidate);
-    expect(line).toMatch(/^12 m away · first reported Nov 20, 2026.* · 3 reports · 1 supporter$/);
+    expect(line).toMatch(/^12\u00a0m away · first reported Nov 20, 2026.* · 3\u00a0reports · 1\u00a0supporter$/);
   });
 
   it('says where a report goes', () => {

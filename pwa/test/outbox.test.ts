@@ -14,7 +14,10 @@ import {
   listMine,
   listOutbox,
   onOutboxChange,
+  onResultsElsewhere,
   sendOne,
+  shareResults,
+  type SendResult,
   type Sender,
   type SupportSender,
 } from '../src/outbox';
@@ -35,6 +38,7 @@ function report(): CreatedReport {
     jurisdiction: 'boston',
     category: { code: 'pothole', name: 'Pothole' },
     incident_id: 1,
+    incident: { report_count: 1, supporters_count: 0 },
     latitude: 42.3467,
     longitude: -71.0972,
     description: 'Deep hole',
@@ -230,6 +234,36 @@ describe('outbox', () => {
     stop();
     expect(changes).toBeGreaterThanOrEqual(2);
     expect(await listOutbox()).toHaveLength(0);
+  });
+
+  it('hears what the service worker’s sends gave, and tells it to the others', async () => {
+    // The service worker is another context: another channel of the same name.
+    const worker = new BroadcastChannel('signalons-outbox');
+    const heardByWorker: unknown[] = [];
+    worker.onmessage = (event) => heardByWorker.push(event.data);
+    const heard: SendResult[][] = [];
+    const stop = onResultsElsewhere((results) => heard.push(results));
+    let changes = 0;
+    const stopChanges = onOutboxChange(() => changes++);
+    const refused: SendResult = {
+      key: 'k1',
+      kind: 'report',
+      verdict: 'rejected',
+      problem: { type: 'about:blank', title: 'Unprocessable', status: 422, detail: 'bad', code: 'validation_failed' },
+    };
+    worker.postMessage({ results: [refused] });
+    worker.postMessage('changed');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(heard).toEqual([[refused]]);
+    expect(changes).toBe(1);
+
+    shareResults([refused]);
+    shareResults([]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(heardByWorker).toEqual([{ results: [refused] }]);
+    stop();
+    stopChanges();
+    worker.close();
   });
 });
 

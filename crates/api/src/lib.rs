@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod catalog;
 pub mod catalog_cache;
+pub mod client_config;
 pub mod client_ip;
 mod cursor;
 pub mod error;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub delivery_targets: signalons_domain::delivery::Targets,
     /// The load balancers whose `X-Forwarded-For` names the client (none by default).
     pub trusted_proxies: Arc<client_ip::TrustedProxies>,
+    /// What public clients are told about this deployment (`GET /api/v1/config`).
+    pub client_config: Arc<client_config::ClientConfig>,
 }
 
 impl AppState {
@@ -78,6 +81,15 @@ impl AppState {
             catalog: Arc::new(catalog_cache::CatalogCache::default()),
             delivery_targets: signalons_domain::delivery::Targets::default(),
             trusted_proxies: Arc::new(client_ip::TrustedProxies::default()),
+            client_config: Arc::new(client_config::ClientConfig::default()),
+        }
+    }
+
+    /// The same state, telling public clients `config` (no basemap unless told otherwise).
+    pub fn with_client_config(self, config: client_config::ClientConfig) -> Self {
+        Self {
+            client_config: Arc::new(config),
+            ..self
         }
     }
 
@@ -151,6 +163,7 @@ pub struct HttpSettings {
         (name = "photos", description = "Photos of reports, without metadata; staff hide those that show what they should not"),
         (name = "incidents", description = "The problems behind reports: duplicates share one, residents support it"),
         (name = "catalog", description = "Jurisdictions and the categories that can be reported"),
+        (name = "config", description = "What public clients are told about this deployment, such as the map's background tiles"),
         (name = "health", description = "Probes for load balancers"),
         (name = "auth", description = "Accounts: sign up, sign in, rotate and revoke tokens"),
         (name = "crews", description = "The work queue of a department's crews: take, assign, change status with a public explanation"),
@@ -234,6 +247,7 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(admin_catalog::put_route)
             .service(admin_catalog::delete_route)
             .service(map::map_clusters)
+            .service(client_config::get_client_config)
             .default_service(web::to(not_found)),
     );
     config.service(health::healthz).service(health::readyz);

@@ -206,6 +206,8 @@ pub struct Report {
     pub category: Named,
     /// The physical problem this report is evidence of; duplicates share it.
     pub incident_id: i64,
+    /// That problem as counted now: whether others know it too.
+    pub incident: IncidentCounts,
     pub latitude: f64,
     pub longitude: f64,
     pub location_accuracy_m: Option<f32>,
@@ -239,6 +241,23 @@ pub(crate) fn overdue(
     closed_at.is_none() && due_at.is_some_and(|due| due < now)
 }
 
+/// How many reports and supporters the problem behind a report has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct IncidentCounts {
+    /// Reports of the problem, this one included.
+    pub report_count: i32,
+    /// Residents who reported it again or said "me too".
+    pub supporters_count: i32,
+}
+
+impl IncidentCounts {
+    /// A problem known from one report only.
+    const ALONE: Self = Self {
+        report_count: 1,
+        supporters_count: 0,
+    };
+}
+
 fn named(code: Option<String>, name: Option<String>) -> Option<Named> {
     Some(Named {
         code: code?,
@@ -246,10 +265,8 @@ fn named(code: Option<String>, name: Option<String>) -> Option<Named> {
     })
 }
 
-impl TryFrom<PublicReport> for Report {
-    type Error = ApiError;
-
-    fn try_from(row: PublicReport) -> Result<Self, ApiError> {
+impl Report {
+    fn from_row(row: PublicReport, incident: IncidentCounts) -> Result<Self, ApiError> {
         let status = row
             .status
             .parse::<ReportStatus>()
@@ -266,6 +283,7 @@ impl TryFrom<PublicReport> for Report {
                 name: row.category_name,
             },
             incident_id: row.incident_id,
+            incident,
             latitude: row.location.y,
             longitude: row.location.x,
             location_accuracy_m: row.location_accuracy_m,
@@ -301,14 +319,48 @@ pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey
     IdempotencyKey::new(text).map(Some).map_err(invalid)
 }
 
+/// Reports with their incidents' counts (one more query for the whole page).
+async fn with_incident_counts(
+    conn: &mut signalons_db::AsyncPgConnection,
+    rows: Vec<PublicReport>,
+) -> Result<Vec<Report>, ApiError> {
+    let mut ids: Vec<i64> = rows.iter().map(|row| row.incident_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let counts: std::collections::HashMap<i64, IncidentCounts> = incidents::counts(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|(id, report_count, supporters_count)| {
+            let counts = IncidentCounts {
+                report_count,
+                supporters_count,
+            };
+            (id, counts)
+        })
+        .collect();
+    rows.into_iter()
+        .map(|row| {
+            // Merged away between the two reads: its own report at least.
+            let incident = counts
+                .get(&row.incident_id)
+                .copied()
+                .unwrap_or(IncidentCounts::ALONE);
+            Report::from_row(row, incident)
+        })
+        .collect()
+}
+
 async fn load_report(
     conn: &mut signalons_db::AsyncPgConnection,
     id: i64,
 ) -> Result<Report, ApiError> {
-    report_queries::find_public(conn, id)
+    let row = report_queries::find_public(conn, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("report_not_found", format!("no report {id}")))?
-        .try_into()
+        .ok_or_else(|| ApiError::not_found("report_not_found", format!("no report {id}")))?;
+    with_incident_counts(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found("report_not_found", format!("no report {id}")))
 }
 
 /// One open incident that may be the problem being reported.
@@ -898,10 +950,7 @@ pub async fn list_reports(
     } else {
         None
     };
-    let items = rows
-        .into_iter()
-        .map(Report::try_from)
-        .collect::<Result<_, _>>()?;
+    let items = with_incident_counts(&mut conn, rows).await?;
     Ok(web::Json(ReportPage { items, next_cursor }))
 }
 

@@ -26,6 +26,13 @@ pub struct Config {
     pub map_fold_seconds: u64,
     /// The built PWA, served at `/` when present (`SIGNALONS_PWA_DIR`).
     pub pwa_dir: PathBuf,
+    /// The map's background tiles, a URL template with `{z}`, `{x}` and `{y}`, given to the
+    /// PWA and other clients by `GET /api/v1/config` (`SIGNALONS_MAP_TILES_URL`); empty means
+    /// no basemap.
+    pub map_tiles_url: String,
+    /// What the tile provider requires to be shown with its tiles, text with `<a href>` links
+    /// (`SIGNALONS_MAP_TILES_ATTRIBUTION`).
+    pub map_tiles_attribution: String,
     /// The Boston demo data loaded by `seed demo` (`SIGNALONS_DEMO_DIR`).
     pub demo_dir: PathBuf,
     /// Log filter in `tracing` syntax (`SIGNALONS_LOG`).
@@ -130,6 +137,13 @@ pub enum LogFormat {
     Json,
 }
 
+/// OpenStreetMap's standard tiles, the default basemap. Their usage policy asks for a valid
+/// referer and moderate use: a deployment with many users points `map_tiles_url` at its own
+/// tile server or a commercial provider.
+const OSM_TILES_URL: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+const OSM_TILES_ATTRIBUTION: &str =
+    "© <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a> contributors";
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -139,6 +153,8 @@ impl Default for Config {
             http_workers: 0,
             map_fold_seconds: 5,
             pwa_dir: PathBuf::from("pwa/dist"),
+            map_tiles_url: OSM_TILES_URL.to_owned(),
+            map_tiles_attribution: OSM_TILES_ATTRIBUTION.to_owned(),
             demo_dir: PathBuf::from("data/boston-2015"),
             log: "info".to_owned(),
             log_format: LogFormat::Text,
@@ -230,6 +246,15 @@ impl Config {
             ),
             status_poll_interval: Duration::from_secs(300),
         }
+    }
+
+    /// What public clients are told (`GET /api/v1/config`); refused when the tile URL is not
+    /// a usable template.
+    pub fn client_config(&self) -> anyhow::Result<signalons_api::client_config::ClientConfig> {
+        use signalons_api::client_config::{ClientConfig, MapTiles};
+        let tiles = MapTiles::new(&self.map_tiles_url, &self.map_tiles_attribution)
+            .map_err(|violation| anyhow::anyhow!("map_tiles_url: {}", violation.message))?;
+        Ok(ClientConfig::with_tiles(tiles.as_ref()))
     }
 
     /// Which addresses webhooks and Open311 forwards may reach.
@@ -336,6 +361,8 @@ impl std::fmt::Debug for Config {
             .field("http_workers", &self.http_workers)
             .field("map_fold_seconds", &self.map_fold_seconds)
             .field("pwa_dir", &self.pwa_dir)
+            .field("map_tiles_url", &self.map_tiles_url)
+            .field("map_tiles_attribution", &self.map_tiles_attribution)
             .field("demo_dir", &self.demo_dir)
             .field("log", &self.log)
             .field("log_format", &self.log_format)
@@ -433,6 +460,42 @@ mod tests {
             assert_eq!(config.bind.port(), 9000, "file overrides defaults");
             assert_eq!(config.log, "warn", "environment overrides the file");
             assert_eq!(config.database_pool_size, 0, "defaults fill the rest");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_basemap_defaults_to_openstreetmap_and_an_empty_url_turns_it_off() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            let told = config.client_config().map_err(|e| e.to_string())?;
+            assert_eq!(told.map_tiles_url.as_deref(), Some(OSM_TILES_URL));
+            assert!(
+                told.map_tiles_attribution
+                    .as_deref()
+                    .is_some_and(|a| a.contains("OpenStreetMap"))
+            );
+
+            jail.set_env("SIGNALONS_MAP_TILES_URL", "");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            let told = config.client_config().map_err(|e| e.to_string())?;
+            assert_eq!(told.map_tiles_url, None, "empty means no basemap");
+            assert_eq!(told.map_tiles_attribution, None);
+
+            jail.set_env(
+                "SIGNALONS_MAP_TILES_URL",
+                "tiles.example.org/{z}/{x}/{y}.png",
+            );
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            let refused = config
+                .client_config()
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            assert!(
+                refused.as_ref().is_err_and(|e| e.contains("map_tiles_url")),
+                "{refused:?}"
+            );
             Ok(())
         });
     }

@@ -398,6 +398,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let auth = config
         .auth()
         .context("set SIGNALONS_JWT_SECRET (or jwt_secret in the configuration file)")?;
+    let client_config = config.client_config()?;
     let pool = signalons_db::build_pool(&config.database_url, config.pool_size())?;
     let listener = TcpListener::bind(config.bind)
         .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -433,7 +434,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("trusted_proxies lists addresses or CIDR ranges")?;
     let state = AppState::new(pool, auth, config.rate_limits(), photos)
         .with_delivery_targets(config.delivery_targets())
-        .with_trusted_proxies(proxies);
+        .with_trusted_proxies(proxies)
+        .with_client_config(client_config);
     signalons_api::serve(listener, state, settings)?.await?;
     Ok(())
 }

@@ -50,6 +50,14 @@ async fn migrate_then_serve_from_environment_configuration() {
             .env("SIGNALONS_BIND", format!("127.0.0.1:{port}"))
             .env("SIGNALONS_HTTP_WORKERS", "1")
             .env("SIGNALONS_JWT_SECRET", "a-32-byte-secret-for-the-cli-test!")
+            .env(
+                "SIGNALONS_MAP_TILES_URL",
+                "https://tiles.example.org/{z}/{x}/{y}.png",
+            )
+            .env(
+                "SIGNALONS_MAP_TILES_ATTRIBUTION",
+                "© <a href=\"https://example.org\">Example</a> \"tiles\"",
+            )
             .stdout(Stdio::null())
             .spawn()
             .unwrap(),
@@ -76,6 +84,48 @@ async fn migrate_then_serve_from_environment_configuration() {
         .await
         .unwrap();
     assert!(landing.text().await.unwrap().contains("Signalons"));
+
+    // The map tiles reach clients from the server's configuration.
+    let config = client
+        .get(format!("http://127.0.0.1:{port}/api/v1/config"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        config.headers()["cache-control"],
+        "no-cache",
+        "a changed setting reaches installed apps at their next start"
+    );
+    let config: serde_json::Value = config.json().await.unwrap();
+    assert_eq!(
+        config,
+        serde_json::json!({
+            "map_tiles_url": "https://tiles.example.org/{z}/{x}/{y}.png",
+            "map_tiles_attribution": "© <a href=\"https://example.org\">Example</a> \"tiles\"",
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_map_tiles_url_that_is_not_a_template_is_refused() {
+    let db = TestDatabase::blank().await;
+    let output = signalons(&db)
+        .arg("serve")
+        .env("SIGNALONS_BIND", format!("127.0.0.1:{}", free_port()))
+        .env("SIGNALONS_JWT_SECRET", "a-32-byte-secret-for-the-cli-test!")
+        .env(
+            "SIGNALONS_MAP_TILES_URL",
+            "https://tiles.example.org/tile.png",
+        )
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("map_tiles_url") && stderr.contains("{z}"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -34,6 +34,24 @@ async fn the_same_problem_reported_twice_is_one_incident_with_a_supporter() {
     assert_eq!(incident["supporters_count"], 1);
     assert_eq!(app.db.count("incidents").await, 1);
 
+    // Every report says how known its problem is: in the create answer, alone and in lists.
+    let known = json!({"report_count": 2, "supporters_count": 1});
+    assert_eq!(
+        first["incident"],
+        json!({"report_count": 1, "supporters_count": 0})
+    );
+    assert_eq!(second["incident"], known);
+    let (_, alone) = app
+        .get_json(&format!("/api/v1/reports/{}", first["id"]))
+        .await;
+    assert_eq!(alone["incident"], known);
+    let (_, listed) = app
+        .get_json("/api/v1/reports?lat=42.3560&long=-71.0700&radius=50")
+        .await;
+    let listed = listed["items"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|r| r["incident"] == known), "{listed:?}");
+
     let (_, events) = app
         .get_json(&format!("/api/v1/reports/{}/events", second["id"]))
         .await;

@@ -6,7 +6,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { getJob, getQueue, type BBox, type Job, type Problem, type ReportStatus } from '../api';
 import { getSession, onSessionChange, signIn, signOut, withToken, type StoredSession } from '../auth';
-import { tileConfig } from '../config';
 import { formatCoordinate, formatDateTime, isMessageKey } from '../i18n';
 import {
   cachedJob,
@@ -313,7 +312,6 @@ function JobsMapView({ jobs, here }: { jobs: Job[]; here: { lat: number; long: n
   const bbox = catalog?.jurisdiction.bbox as BBox | undefined;
   const { element, map, failed } = useLazyMap(bbox, ({ createJobsMap }, el, bounds) =>
     createJobsMap(el, {
-      tiles: tileConfig(),
       bounds,
       onSelect: (id) => navigate(`/staff/jobs/${id}`),
     }),

@@ -1,17 +1,59 @@
 // Everything that touches Leaflet, loaded on demand (import()) so the first screen does not wait
-// for it. Two maps: the browse map (the server's clusters of reports) and the picker (one
-// draggable marker).
+// for it. Three maps: the browse map (the server's clusters of reports), the picker (one
+// draggable marker, the duplicate candidates numbered) and the crew's jobs (numbered).
 import L from 'leaflet';
 import 'leaflet/dist/leaflet.css';
-import type { TileConfig } from '../config';
+import { tilesStore } from '../config';
 import type { BBox, MapCluster } from '../api';
+import { spread } from './spread';
 
-function addBasemap(map: L.Map, tiles: TileConfig): void {
-  if (!tiles.url) {
-    map.getContainer().classList.add('no-basemap');
-    return;
-  }
-  L.tileLayer(tiles.url, { maxZoom: 19, attribution: tiles.attribution }).addTo(map);
+/** The server's basemap, followed as it becomes known or changes (none until then). */
+function addBasemap(map: L.Map): void {
+  let layer: L.TileLayer | null = null;
+  const show = () => {
+    const tiles = tilesStore.get();
+    layer?.remove();
+    layer = null;
+    map.getContainer().classList.toggle('no-basemap', !tiles?.url);
+    if (tiles?.url) {
+      layer = L.tileLayer(tiles.url, { maxZoom: 19, attribution: tiles.attribution }).addTo(map);
+    }
+  };
+  show();
+  const stop = tilesStore.subscribe(show);
+  map.on('unload', stop);
+}
+
+/** A numbered marker at its true place. */
+interface Numbered {
+  marker: L.Marker;
+  at: L.LatLng;
+}
+
+/**
+ * Keeps numbered markers `size` px wide from covering each other at every zoom (see spread.ts),
+ * a thin leg from each moved marker to its true place. Returns what stops it.
+ */
+function keepApart(map: L.Map, layer: L.LayerGroup, markers: readonly Numbered[], size: number): () => void {
+  const legs = L.layerGroup().addTo(layer);
+  const layout = () => {
+    legs.clearLayers();
+    const points = markers.map((m) => map.latLngToLayerPoint(m.at));
+    // A few pixels between markers, so each keeps its ring and tap target.
+    spread(points, size + 4).forEach((p, i) => {
+      const { marker, at } = markers[i];
+      const moved = Math.abs(p.x - points[i].x) > 0.5 || Math.abs(p.y - points[i].y) > 0.5;
+      const shown = moved ? map.layerPointToLatLng(L.point(p.x, p.y)) : at;
+      marker.setLatLng(shown);
+      if (moved) {
+        L.polyline([at, shown], { interactive: false, weight: 2, className: 'leg' }).addTo(legs);
+        L.circleMarker(at, { radius: 3, interactive: false, weight: 1, className: 'leg-foot' }).addTo(legs);
+      }
+    });
+  };
+  layout();
+  map.on('zoomend', layout);
+  return () => map.off('zoomend', layout);
 }
 
 function boundsOf(bbox: BBox): L.LatLngBoundsExpression {
@@ -61,14 +103,13 @@ export interface BrowseMap {
 export function createBrowseMap(
   element: HTMLElement,
   options: {
-    tiles: TileConfig;
     bounds: BBox;
     onMove(view: MapView): void;
     onSelect(id: number): void;
   },
 ): BrowseMap {
   const map = L.map(element, { minZoom: 3, maxZoom: 19, zoomSnap: 1 });
-  addBasemap(map, options.tiles);
+  addBasemap(map);
   map.fitBounds(boundsOf(options.bounds));
   const layer = L.layerGroup().addTo(map);
 
@@ -147,18 +188,18 @@ export interface PickerMap {
 export function createPickerMap(
   element: HTMLElement,
   options: {
-    tiles: TileConfig;
     bounds: BBox;
     markerLabel: string;
     onPick(lat: number, lon: number): void;
   },
 ): PickerMap {
   const map = L.map(element, { minZoom: 3, maxZoom: 19 });
-  addBasemap(map, options.tiles);
+  addBasemap(map);
   map.fitBounds(boundsOf(options.bounds));
   let marker: L.Marker | null = null;
   let circle: L.Circle | null = null;
   const candidateLayer = L.layerGroup().addTo(map);
+  let stopCandidates = () => {};
 
   function place(lat: number, lon: number): L.Marker {
     if (!marker) {
@@ -210,9 +251,11 @@ export function createPickerMap(
       }
     },
     setCandidates(candidates) {
+      stopCandidates();
       candidateLayer.clearLayers();
-      candidates.forEach((c, index) => {
-        L.marker([c.lat, c.lon], {
+      const numbered = candidates.map((c, index) => {
+        const at = L.latLng(c.lat, c.lon);
+        const marker = L.marker(at, {
           // Information only: the list below the map is where the choice is made.
           interactive: false,
           keyboard: false,
@@ -224,7 +267,9 @@ export function createPickerMap(
             iconAnchor: [13, 13],
           }),
         }).addTo(candidateLayer);
+        return { marker, at };
       });
+      stopCandidates = keepApart(map, candidateLayer, numbered, 26);
     },
     destroy() {
       map.remove();
@@ -249,20 +294,31 @@ export interface JobsMap {
 
 export function createJobsMap(
   element: HTMLElement,
-  options: { tiles: TileConfig; bounds: BBox; onSelect(id: number): void },
+  options: { bounds: BBox; onSelect(id: number): void },
 ): JobsMap {
   const map = L.map(element, { minZoom: 3, maxZoom: 19 });
-  addBasemap(map, options.tiles);
+  addBasemap(map);
   map.fitBounds(boundsOf(options.bounds));
   const layer = L.layerGroup().addTo(map);
   let fitted = false;
+  let stopJobs = () => {};
   return {
     setJobs(jobs, here) {
+      stopJobs();
       layer.clearLayers();
       const points: L.LatLngExpression[] = [];
-      jobs.forEach((job, index) => {
-        points.push([job.lat, job.lon]);
-        L.marker([job.lat, job.lon], {
+      if (here) {
+        // Under the jobs: never in the way of a tap.
+        L.circleMarker([here.lat, here.lon], {
+          radius: 7,
+          interactive: false,
+          className: 'here',
+        }).addTo(layer);
+      }
+      const numbered = jobs.map((job, index) => {
+        const at = L.latLng(job.lat, job.lon);
+        points.push(at);
+        const marker = L.marker(at, {
           title: job.label,
           alt: job.label,
           riseOnHover: true,
@@ -278,18 +334,14 @@ export function createJobsMap(
             if (event.originalEvent.key === 'Enter') options.onSelect(job.id);
           })
           .addTo(layer);
+        return { marker, at };
       });
-      if (here) {
-        L.circleMarker([here.lat, here.lon], {
-          radius: 7,
-          interactive: false,
-          className: 'here',
-        }).addTo(layer);
-      }
       if (!fitted && points.length > 0) {
         fitted = true;
         map.fitBounds(L.latLngBounds(points).pad(0.2), { maxZoom: 16 });
       }
+      // After the fit: where they are drawn depends on the zoom.
+      stopJobs = keepApart(map, layer, numbered, 30);
     },
     destroy() {
       map.remove();

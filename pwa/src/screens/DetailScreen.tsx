@@ -13,6 +13,8 @@ import { listMine } from '../outbox';
 import { linkClick } from '../router';
 import { catalogStore, categoryName, useStore, useT } from '../state';
 import { DateTime, PhotoList, StatusBadge, Timeline } from '../components';
+import { countsText } from '../candidates';
+import { isKnown } from '../incidents';
 
 type Loaded =
   | { state: 'loading' }
@@ -98,6 +100,17 @@ export function DetailScreen({ id }: { id: number }) {
         <dd>
           <StatusBadge status={report.status} />
         </dd>
+        {/* Reports kept on this device by an older version have no counts. */}
+        {report.incident && (
+          <>
+            <dt>{t('report.detail.incident')}</dt>
+            <dd>
+              {isKnown(report.incident)
+                ? countsText(t, report.incident)
+                : t('report.detail.incident.alone')}
+            </dd>
+          </>
+        )}
         <dt>{t('report.detail.created')}</dt>
         <dd>
           <DateTime iso={report.created_at} lang={lang} />

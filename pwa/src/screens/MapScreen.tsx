@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { listReportsInBBox, mapClusters, type BBox, type MapCluster, type Report } from '../api';
-import { tileConfig } from '../config';
+import { tilesStore } from '../config';
 import { countKey } from '../i18n';
 import { linkClick, navigate } from '../router';
 import { ALL_STATUSES, statusKey, statusQuery, type StatusFilter } from '../status';
@@ -11,6 +11,8 @@ import {
   useT,
 } from '../state';
 import { CategoryOptions, DateTime, StatusBadge } from '../components';
+import { countsText } from '../candidates';
+import { isKnown, onePerIncident } from '../incidents';
 import { useLazyMap } from '../map/useLazyMap';
 import type { MapView } from '../map/leaflet';
 
@@ -64,7 +66,6 @@ export function MapScreen() {
     jurisdictionBBox,
     ({ createBrowseMap }, element, bounds) =>
       createBrowseMap(element, {
-        tiles: tileConfig(),
         bounds,
         onMove: setView,
         onSelect: (id) => navigate(`/reports/${id}`),
@@ -124,8 +125,10 @@ export function MapScreen() {
 
   const activeFilters = (category ? 1 : 0) + (status ? 1 : 0);
   const items = loaded?.items ?? [];
+  // A problem reported several times is one row, which says so.
+  const problems = onePerIncident(items);
   const total = loaded?.total ?? 0;
-  const tiles = tileConfig();
+  const tiles = useStore(tilesStore);
 
   return (
     <section class="screen map-screen" aria-labelledby="map-title">
@@ -191,7 +194,7 @@ export function MapScreen() {
         />
       </div>
       {mapFailed && <p class="notice">{t('map.unavailable')}</p>}
-      {!tiles.url && !mapFailed && <p class="hint">{t('map.nobasemap')}</p>}
+      {tiles && !tiles.url && !mapFailed && <p class="hint">{t('map.nobasemap')}</p>}
 
       <p id="map-count" class="count" role="status">
         {loading && !loaded
@@ -207,7 +210,7 @@ export function MapScreen() {
         <section aria-labelledby="list-title">
           <h2 id="list-title">{t('map.list')}</h2>
           <ul class="report-list">
-            {items.map((r) => (
+            {problems.map((r) => (
               <li key={r.id}>
                 <a href={`/reports/${r.id}`} onClick={linkClick}>
                   <strong>{categoryName(catalog, r.category.code, lang, r.category.name)}</strong>
@@ -216,6 +219,9 @@ export function MapScreen() {
                 <div class="meta">
                   <StatusBadge status={r.status} /> <DateTime iso={r.created_at} lang={lang} />
                 </div>
+                {isKnown(r.incident) && (
+                  <div class="known">{t('map.known', { counts: countsText(t, r.incident) })}</div>
+                )}
                 {r.address && <div class="muted">{r.address}</div>}
               </li>
             ))}

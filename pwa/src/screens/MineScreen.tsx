@@ -292,10 +292,11 @@ export function MineScreen() {
       <h1 id="mine-title" tabIndex={-1}>
         {t('mine.title')}
       </h1>
-      <section aria-labelledby="pending-title">
-        <h2 id="pending-title">{t('mine.pending', { n: pending?.length ?? 0 })}</h2>
-        {pending && pending.length === 0 && <p class="muted">{t('mine.pending.none')}</p>}
-        {pending && pending.length > 0 && (
+      {/* Only while something waits (the tab's badge counts them): an empty section would push
+          the reports down on a phone. */}
+      {pending && pending.length > 0 && (
+        <section aria-labelledby="pending-title">
+          <h2 id="pending-title">{t('mine.pending', { n: pending.length })}</h2>
           <ul class="cards">
             {pending.map((item) => (
               <PendingItem
@@ -306,8 +307,8 @@ export function MineScreen() {
               />
             ))}
           </ul>
-        )}
-      </section>
+        </section>
+      )}
       <section aria-labelledby="sent-title">
         <h2 id="sent-title">{t('mine.sent', { n: mine?.length ?? 0 })}</h2>
         {mine && mine.length === 0 && <p class="muted">{t('mine.sent.none')}</p>}

@@ -11,7 +11,6 @@ import {
 } from '../api';
 import { formatDistance, routingText } from '../candidates';
 import { deviceId } from '../device';
-import { tileConfig } from '../config';
 import { parseCoordinates } from '../geo';
 import { formatCoordinate, type MessageKey } from '../i18n';
 import { discard, enqueue, enqueueSupport, sendOne, type StoredPhoto } from '../outbox';
@@ -137,7 +136,6 @@ export function ReportScreen() {
 
   const { element: mapElement, map: picker } = useLazyMap(bbox, ({ createPickerMap }, element, bounds) =>
     createPickerMap(element, {
-      tiles: tileConfig(),
       bounds,
       markerLabel: t('report.map.hint'),
       onPick: (lat, lon) => setPosition({ lat, lon, accuracy: null, source: 'map' }),
