@@ -159,8 +159,13 @@ enum Seed {
     },
 }
 
-fn init_logging(config: &Config) {
-    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
+fn init_logging(config: &Config, command: &Command) {
+    let mut directives = config.log.clone();
+    if matches!(command, Command::EvalDedup { .. }) {
+        // A replay submits tens of thousands of reports: one log line each would bury the figures.
+        directives.push_str(",signalons_api::submission=warn");
+    }
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -187,7 +192,7 @@ fn main() -> anyhow::Result<()> {
         };
     }
     let config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
-    init_logging(&config);
+    init_logging(&config, &cli.command);
     // A multi-thread runtime: the migration harness blocks and must not run on actix's
     // current-thread one; actix's server runs fine on it too.
     let runtime = tokio::runtime::Builder::new_multi_thread()
