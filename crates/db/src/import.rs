@@ -166,47 +166,82 @@ pub struct CategorySeed<'a> {
     pub attributes: serde_json::Value,
 }
 
-/// Creates or updates a category of `jurisdiction`; returns its id.
+const INSERT_CATEGORY_SQL: &str = "INSERT INTO categories (jurisdiction_id, code, name, names, \
+         description, descriptions, group_name, dedup_group, default_priority, dedup_radius_m, \
+         dedup_window_days, allow_anonymous, attributes, sla_days) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ";
+
+/// An admin's definition replaces everything.
+const REPLACE_CATEGORY_SQL: &str = "ON CONFLICT (jurisdiction_id, code) DO UPDATE SET \
+         name = excluded.name, names = excluded.names, \
+         description = excluded.description, descriptions = excluded.descriptions, \
+         group_name = excluded.group_name, dedup_group = excluded.dedup_group, \
+         default_priority = excluded.default_priority, dedup_radius_m = excluded.dedup_radius_m, \
+         dedup_window_days = excluded.dedup_window_days, allow_anonymous = excluded.allow_anonymous, \
+         attributes = excluded.attributes, sla_days = excluded.sla_days \
+     WHERE (categories.name, categories.names, categories.description, categories.descriptions, \
+            categories.group_name, categories.dedup_group, categories.default_priority, \
+            categories.dedup_radius_m, categories.dedup_window_days, categories.allow_anonymous, \
+            categories.attributes, categories.sla_days) \
+           IS DISTINCT FROM (excluded.name, excluded.names, excluded.description, \
+            excluded.descriptions, excluded.group_name, excluded.dedup_group, \
+            excluded.default_priority, excluded.dedup_radius_m, excluded.dedup_window_days, \
+            excluded.allow_anonymous, excluded.attributes, excluded.sla_days)";
+
+/// Loaded data only renames: priority, service level, dedup policy and questions are the
+/// operator's once the category exists.
+const RENAME_CATEGORY_SQL: &str = "ON CONFLICT (jurisdiction_id, code) DO UPDATE SET \
+         name = excluded.name, names = excluded.names, \
+         description = excluded.description, descriptions = excluded.descriptions, \
+         group_name = excluded.group_name \
+     WHERE (categories.name, categories.names, categories.description, categories.descriptions, \
+            categories.group_name) \
+           IS DISTINCT FROM (excluded.name, excluded.names, excluded.description, \
+            excluded.descriptions, excluded.group_name)";
+
+/// Creates or replaces a category of `jurisdiction` as an admin defines it; returns its id.
 pub async fn upsert_category(
     conn: &mut AsyncPgConnection,
     jurisdiction: i64,
     seed: &CategorySeed<'_>,
 ) -> QueryResult<i64> {
-    let changed = diesel::sql_query(
-        "INSERT INTO categories (jurisdiction_id, code, name, names, description, descriptions, \
-             group_name, dedup_group, default_priority, dedup_radius_m, dedup_window_days, allow_anonymous, attributes, sla_days) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-         ON CONFLICT (jurisdiction_id, code) DO UPDATE SET name = excluded.name, names = excluded.names, \
-             description = excluded.description, descriptions = excluded.descriptions, \
-             group_name = excluded.group_name, dedup_group = excluded.dedup_group, \
-             default_priority = excluded.default_priority, dedup_radius_m = excluded.dedup_radius_m, \
-             dedup_window_days = excluded.dedup_window_days, allow_anonymous = excluded.allow_anonymous, \
-             attributes = excluded.attributes, sla_days = excluded.sla_days \
-         WHERE (categories.name, categories.names, categories.description, categories.descriptions, \
-                categories.group_name, categories.dedup_group, categories.default_priority, \
-                categories.dedup_radius_m, categories.dedup_window_days, categories.allow_anonymous, \
-                categories.attributes, categories.sla_days) \
-               IS DISTINCT FROM (excluded.name, excluded.names, excluded.description, excluded.descriptions, \
-                excluded.group_name, excluded.dedup_group, excluded.default_priority, \
-                excluded.dedup_radius_m, excluded.dedup_window_days, excluded.allow_anonymous, \
-                excluded.attributes, excluded.sla_days)",
-    )
-    .bind::<BigInt, _>(jurisdiction)
-    .bind::<Text, _>(seed.code)
-    .bind::<Text, _>(seed.name)
-    .bind::<Jsonb, _>(&seed.names)
-    .bind::<Text, _>(seed.description)
-    .bind::<Jsonb, _>(&seed.descriptions)
-    .bind::<Text, _>(seed.group_name)
-    .bind::<Text, _>(seed.dedup_group)
-    .bind::<SmallInt, _>(seed.default_priority)
-    .bind::<Integer, _>(seed.dedup_radius_m)
-    .bind::<Integer, _>(seed.dedup_window_days)
-    .bind::<diesel::sql_types::Bool, _>(seed.allow_anonymous)
-    .bind::<Jsonb, _>(&seed.attributes)
-    .bind::<diesel::sql_types::Nullable<Integer>, _>(seed.sla_days)
-    .execute(conn)
-    .await?;
+    write_category(conn, jurisdiction, seed, REPLACE_CATEGORY_SQL).await
+}
+
+/// Creates a category of `jurisdiction` from demo or imported data, or renames it when it
+/// exists: loading the data again never undoes an admin's priority, service level, dedup
+/// policy or questions. Returns its id.
+pub async fn seed_category(
+    conn: &mut AsyncPgConnection,
+    jurisdiction: i64,
+    seed: &CategorySeed<'_>,
+) -> QueryResult<i64> {
+    write_category(conn, jurisdiction, seed, RENAME_CATEGORY_SQL).await
+}
+
+async fn write_category(
+    conn: &mut AsyncPgConnection,
+    jurisdiction: i64,
+    seed: &CategorySeed<'_>,
+    on_conflict: &str,
+) -> QueryResult<i64> {
+    let changed = diesel::sql_query(format!("{INSERT_CATEGORY_SQL}{on_conflict}"))
+        .bind::<BigInt, _>(jurisdiction)
+        .bind::<Text, _>(seed.code)
+        .bind::<Text, _>(seed.name)
+        .bind::<Jsonb, _>(&seed.names)
+        .bind::<Text, _>(seed.description)
+        .bind::<Jsonb, _>(&seed.descriptions)
+        .bind::<Text, _>(seed.group_name)
+        .bind::<Text, _>(seed.dedup_group)
+        .bind::<SmallInt, _>(seed.default_priority)
+        .bind::<Integer, _>(seed.dedup_radius_m)
+        .bind::<Integer, _>(seed.dedup_window_days)
+        .bind::<diesel::sql_types::Bool, _>(seed.allow_anonymous)
+        .bind::<Jsonb, _>(&seed.attributes)
+        .bind::<diesel::sql_types::Nullable<Integer>, _>(seed.sla_days)
+        .execute(conn)
+        .await?;
     let id = categories::table
         .filter(categories::jurisdiction_id.eq(jurisdiction))
         .filter(categories::code.eq(seed.code))
@@ -278,7 +313,8 @@ pub enum RouteTarget<'a> {
     DedupGroup(&'a str),
 }
 
-/// Routes `target` to `department`, within `service_area` or anywhere in the jurisdiction.
+/// Routes `target` to `department`, within `service_area` or anywhere in the jurisdiction, as
+/// an admin decides: an existing route of the same target and place is redirected.
 pub async fn upsert_route(
     conn: &mut AsyncPgConnection,
     jurisdiction: i64,
@@ -286,18 +322,56 @@ pub async fn upsert_route(
     service_area: Option<i64>,
     department: i64,
 ) -> QueryResult<()> {
+    write_route(
+        conn,
+        jurisdiction,
+        target,
+        service_area,
+        department,
+        "DO UPDATE SET department_id = excluded.department_id \
+         WHERE routes.department_id <> excluded.department_id",
+    )
+    .await
+}
+
+/// Adds the route of demo or imported data unless the same target and place is routed
+/// already: loading the data again never undoes an admin's redirection.
+pub async fn seed_route(
+    conn: &mut AsyncPgConnection,
+    jurisdiction: i64,
+    target: RouteTarget<'_>,
+    service_area: Option<i64>,
+    department: i64,
+) -> QueryResult<()> {
+    write_route(
+        conn,
+        jurisdiction,
+        target,
+        service_area,
+        department,
+        "DO NOTHING",
+    )
+    .await
+}
+
+async fn write_route(
+    conn: &mut AsyncPgConnection,
+    jurisdiction: i64,
+    target: RouteTarget<'_>,
+    service_area: Option<i64>,
+    department: i64,
+    on_conflict: &str,
+) -> QueryResult<()> {
     let (category, dedup_group) = match target {
         RouteTarget::Category(id) => (Some(id), None),
         RouteTarget::DedupGroup(group) => (None, Some(group)),
     };
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "INSERT INTO routes (jurisdiction_id, category_id, dedup_group, service_area_id, department_id) \
          VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (jurisdiction_id, coalesce(category_id, 0), coalesce(dedup_group, ''), \
-                      coalesce(service_area_id, 0)) \
-         DO UPDATE SET department_id = excluded.department_id \
-         WHERE routes.department_id <> excluded.department_id",
-    )
+                      coalesce(service_area_id, 0)) {on_conflict}"
+    ))
     .bind::<BigInt, _>(jurisdiction)
     .bind::<Nullable<BigInt>, _>(category)
     .bind::<Nullable<Text>, _>(dedup_group)

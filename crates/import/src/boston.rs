@@ -14,9 +14,8 @@ use signalons_db::{
     catalog::routing_rules,
     import::{
         CategorySeed, DepartmentSeed, HistoricalReport, JurisdictionSeed, RouteTarget,
-        ServiceAreaSeed, insert_historical_reports, place_many, seed_department,
-        set_default_department, upsert_category, upsert_jurisdiction, upsert_route,
-        upsert_service_area,
+        ServiceAreaSeed, insert_historical_reports, place_many, seed_category, seed_department,
+        seed_route, set_default_department, upsert_jurisdiction, upsert_service_area,
     },
 };
 use signalons_domain::{
@@ -594,8 +593,8 @@ pub async fn load_catalog(
             sla_days: entry.sla_days,
             attributes: serde_json::Value::Array(entry.attributes.clone()),
         };
-        let id = upsert_category(conn, jurisdiction, &seed).await?;
-        upsert_route(
+        let id = seed_category(conn, jurisdiction, &seed).await?;
+        seed_route(
             conn,
             jurisdiction,
             RouteTarget::Category(id),
@@ -614,7 +613,7 @@ pub async fn load_catalog(
             continue;
         };
         let district = department(&route.district.code)?;
-        upsert_route(
+        seed_route(
             conn,
             jurisdiction,
             RouteTarget::Category(*category),

@@ -259,7 +259,7 @@ fn no_two_paths_of_the_contract_are_the_same_template() {
 }
 
 #[tokio::test]
-async fn loading_the_demo_again_keeps_the_channel_an_admin_chose() {
+async fn loading_the_demo_again_keeps_what_an_admin_chose() {
     let app = TestApp::spawn().await;
     let admin = app.staff("admin", &[]).await;
     let (_, preview) = app
@@ -279,6 +279,30 @@ async fn loading_the_demo_again_keeps_the_channel_an_admin_chose() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    // The admin also makes potholes urgent with a longer promise, and sends this area's
+    // potholes to Transportation.
+    let area = preview["service_area"]["code"].as_str().unwrap().to_owned();
+    let response = app
+        .client
+        .put(app.url("/api/v1/admin/categories/pothole"))
+        .bearer_auth(&admin.token)
+        .json(&serde_json::json!({"name": "Pothole", "group": "Streets",
+            "dedup_group": "road_surface", "department": "PWD", "default_priority": 1,
+            "dedup_radius_m": 30, "dedup_window_days": 30, "allow_anonymous": true,
+            "sla_days": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app
+        .client
+        .put(app.url("/api/v1/admin/routes"))
+        .bearer_auth(&admin.token)
+        .json(&serde_json::json!({"category": "pothole", "area": area, "department": "BTDT"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     // `run.sh` seeds the demo at every start.
     let mut conn = app.db.connect().await;
@@ -304,4 +328,37 @@ async fn loading_the_demo_again_keeps_the_channel_an_admin_chose() {
     assert_eq!(stored.channel, "email", "the admin's channel stays");
     assert_eq!(stored.channel_config, r#"{"to": "night@pwd.example.org"}"#);
     assert_eq!(stored.name, demo_name, "names follow the demo data");
+    #[derive(QueryableByName)]
+    struct Category {
+        #[diesel(sql_type = diesel::sql_types::SmallInt)]
+        default_priority: i16,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+        sla_days: Option<i32>,
+        #[diesel(sql_type = Text)]
+        name_fr: String,
+    }
+    let pothole: Category = diesel::sql_query(
+        "SELECT default_priority, sla_days, names->>'fr' AS name_fr FROM categories WHERE code = 'pothole'",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        (pothole.default_priority, pothole.sla_days),
+        (1, Some(5)),
+        "the admin's priority and service level stay"
+    );
+    assert_eq!(
+        pothole.name_fr, "Nid-de-poule",
+        "names follow the demo data"
+    );
+    // The catalog copy a server keeps is at most a second old.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (_, preview) = app
+        .get_json("/api/v1/routing?lat=42.3016&long=-71.0676&category=pothole")
+        .await;
+    assert_eq!(
+        preview["department"]["code"], "BTDT",
+        "the admin's route stays"
+    );
 }
