@@ -23,9 +23,10 @@ const PG = {
   user: process.env.PGUSER ?? 'postgres',
 };
 
-function psql(sql) {
-  execFileSync('psql', ['-h', PG.host, '-p', PG.port, '-U', PG.user, '-d', 'postgres', '-qAtc', sql], {
+function psql(sql, database = 'postgres') {
+  return execFileSync('psql', ['-h', PG.host, '-p', PG.port, '-U', PG.user, '-d', database, '-qAtc', sql], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
   });
 }
 
@@ -141,7 +142,10 @@ export async function startWorld() {
         { cwd: ROOT, env, input: `${password}\n`, stdio: ['pipe', 'pipe', 'pipe'] },
       );
 
-    return { base, browser, dist, stop, createStaff, serverLog: () => readFileSync(logFile, 'utf8') };
+    /** SQL on the suite's database, for what only time would do (a due date passing). */
+    const sql = (query) => psql(query, database);
+
+    return { base, browser, dist, stop, createStaff, sql, serverLog: () => readFileSync(logFile, 'utf8') };
   } catch (error) {
     await stop();
     throw error;

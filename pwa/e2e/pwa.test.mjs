@@ -489,6 +489,95 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     assert.deepEqual(await readOutbox(page), []);
   });
 
+  test('an address typed instead of the map places the report, by keyboard alone; offline it says it needs a connection', async () => {
+    const { page, context } = phone;
+    // A fresh form (the last test left coordinates typed in this one).
+    await page.goto(`${world.base}/report`);
+    await heading().filter({ hasText: 'Report a problem' }).waitFor();
+    await page.getByText(/^Position: .* — from GPS/).waitFor();
+
+    // What the city's gazetteer answers, asked as a third party would.
+    const typed = '33 Beacon St';
+    const suggested = await api(world.base, `/api/v1/geocode?q=${encodeURIComponent(typed)}&jurisdiction=boston&limit=5`);
+    assert.equal(suggested.status, 200);
+    const expected = suggested.body.items[0];
+    assert.ok(expected, 'the demo gazetteer knows the address');
+
+    const field = page.getByRole('combobox', { name: 'Address or landmark (optional)' });
+    await field.focus();
+    await page.keyboard.type(typed, { delay: 15 });
+    const list = page.getByRole('listbox', { name: 'Address or landmark (optional)' });
+    await list.waitFor();
+    const n = suggested.body.items.length;
+    const said = page.locator('#f-address-status');
+    await said.filter({ hasText: n === 1 ? '1 address found' : `${n} addresses found` }).waitFor();
+    assert.equal(await said.getAttribute('role'), 'status');
+    assert.equal(await list.getByRole('option').count(), n);
+    assert.equal(await field.getAttribute('aria-expanded'), 'true');
+    await page.locator('.combo').evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    await page.evaluate(() => window.scrollBy(0, -64));
+    await screenshot(page, 'report-address');
+    await expectAccessible('report form, address suggestions');
+
+    // The arrow keys move through the list (the field keeps the focus), Enter chooses.
+    await page.keyboard.press('ArrowDown');
+    const first = list.getByRole('option').first();
+    assert.equal(await first.getAttribute('aria-selected'), 'true');
+    assert.equal(await field.getAttribute('aria-activedescendant'), await first.getAttribute('id'));
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'f-address');
+    await page.keyboard.press('Enter');
+    const lat = expected.latitude.toFixed(5);
+    const lon = expected.longitude.toFixed(5);
+    await page.getByText(`Position: ${lat}, ${lon} — at the address chosen`).waitFor();
+    await said.filter({ hasText: `Position set to ${expected.address}.` }).waitFor();
+    assert.equal(await field.inputValue(), expected.address);
+    assert.equal(await list.isVisible(), false);
+    // The mini map shows it: its marker comes to the middle of the map.
+    await page.waitForFunction(() => {
+      const map = document.querySelector('.map.picker')?.getBoundingClientRect();
+      const pin = document.querySelector('.map.picker .pin-new')?.getBoundingClientRect();
+      if (!map || !pin) return false;
+      const dx = pin.x + pin.width / 2 - (map.x + map.width / 2);
+      const dy = pin.y + pin.height / 2 - (map.y + map.height / 2);
+      return Math.hypot(dx, dy) < 12;
+    });
+
+    await page.getByLabel('What is the problem?').selectOption('damaged_sign');
+    const description = `Sign bent over the pavement (${run})`;
+    await page.getByLabel(/Describe it/).fill(description);
+    await sendReport(page);
+    const toast = page.getByRole('status').filter({ hasText: /Report sent: number \d+|Already reported/ });
+    await toast.waitFor();
+    const [made] = await reportsDescribed(world.base, description, expected.latitude, expected.longitude);
+    assert.ok(made, 'the report is on the server');
+    assert.equal(made.address, expected.address);
+    assert.ok(Math.abs(made.latitude - expected.latitude) < 1e-6);
+    assert.ok(Math.abs(made.longitude - expected.longitude) < 1e-6);
+
+    // Offline: no search, said in words, with the other ways offered.
+    await nav().getByRole('link', { name: 'Report', exact: true }).click();
+    await heading().filter({ hasText: 'Report a problem' }).waitFor();
+    await context.setOffline(true);
+    try {
+      await page.getByText('You are offline.').waitFor();
+      await said.filter({ hasText: 'Address search needs a connection. Use your position or type coordinates' }).waitFor();
+      const asked = [];
+      const record = (request) => request.url().includes('/geocode') && asked.push(request.url());
+      page.on('request', record);
+      await field.fill('1 Beacon St');
+      await page.waitForTimeout(600);
+      page.off('request', record);
+      assert.deepEqual(asked, []);
+      assert.equal(await list.isVisible(), false);
+      await page.getByRole('button', { name: 'Use my position' }).waitFor();
+      await page.getByLabel('Or type coordinates (latitude, longitude)').waitFor();
+      await expectAccessible('report form offline, address');
+    } finally {
+      await context.setOffline(false);
+    }
+    await field.fill('');
+  });
+
   test('"me too" on a problem already reported: supported once, followed, no second report', async () => {
     // Somewhere else in Boston, a first resident reported it through the API.
     const spot = { lat: 42.3555, lon: -71.0637 };
@@ -533,10 +622,11 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
       const followed = page.locator('.card.followed');
       await followed.getByText(`Problem ${incidentId}`).waitFor();
       await followed.getByText('1 report · 1 supporter').waitFor();
-      await page.getByRole('button', { name: 'Close' }).click();
-      await followed.scrollIntoViewIfNeeded();
-      await screenshot(page, 'followed');
       await expectAccessible('followed', resident.page);
+      // The server knows this phone follows it (a "me too" follows too).
+      const device = await page.evaluate(() => localStorage.getItem('signalons.device'));
+      const listed = await api(world.base, '/api/v1/me/follows', { headers: { 'Device-Id': device } });
+      assert.deepEqual(listed.body.map((f) => f.incident.id), [incidentId]);
 
       const incident = await api(world.base, `/api/v1/incidents/${incidentId}`);
       assert.equal(incident.status, 200);
@@ -878,6 +968,166 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
     await count.filter({ hasText: `${all} reports in this area.` }).waitFor();
   });
 
+  test('a resident who said “me too” on a report’s page follows it through the server and reads the crew’s explanation', async () => {
+    const spot = { lat: 42.3426, lon: -71.1042 };
+    const description = `Hole by the park gate (${run})`;
+    const made = await api(world.base, '/api/v1/reports', {
+      method: 'POST',
+      body: JSON.stringify({ category: 'pothole', latitude: spot.lat, longitude: spot.lon, description, source: 'api' }),
+    });
+    assert.equal(made.status, 201);
+    assert.equal(made.body.department?.code, 'PWD_D10A');
+    const reportId = made.body.id;
+    const incidentId = made.body.incident_id;
+    assert.ok(made.body.due_at, 'potholes have a service level');
+
+    const crew = { email: `follow-crew-${run}@example.org`, password: `Follow-crew-${run}-pw` };
+    world.createStaff(crew);
+    const session = await api(world.base, '/api/v1/auth/login', { method: 'POST', body: JSON.stringify(crew) });
+    const auth = { Authorization: `Bearer ${session.body.access_token}` };
+    /** A crew's status change, as the crew app makes it. */
+    const changeStatus = async (status, explanation, note) => {
+      const job = await api(world.base, `/api/v1/jobs/${incidentId}`, { headers: auth });
+      const changed = await api(world.base, `/api/v1/jobs/${incidentId}/status`, {
+        method: 'POST',
+        headers: { ...auth, 'If-Match': job.headers.get('etag') },
+        body: JSON.stringify({ status, explanation, internal_note: note }),
+      });
+      assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    };
+
+    const resident = await residentAt(spot);
+    const { page, context } = resident;
+    const device = () => page.evaluate(() => localStorage.getItem('signalons.device'));
+    const followedOnServer = async () =>
+      (await api(world.base, '/api/v1/me/follows', { headers: { 'Device-Id': await device() } })).body.map(
+        (f) => f.incident.id,
+      );
+    try {
+      // The report's page: when it is due, and "me too" there (not only before reporting).
+      await page.goto(`${world.base}/reports/${reportId}`);
+      await page.getByRole('heading', { level: 1, name: new RegExp(`Report ${reportId}`) }).waitFor();
+      const facts = page.locator('.facts');
+      await facts.getByText('Deadline', { exact: true }).waitFor();
+      await facts.getByText(/^Due by .+\d/).waitFor();
+      const actions = page.locator('.act');
+      await actions.getByRole('heading', { name: 'Affected too?' }).waitFor();
+      await actions.getByRole('button', { name: 'Me too' }).click();
+      await page.getByRole('status').filter({ hasText: 'Thank you: you support this problem (1 supporter)' }).waitFor();
+      await actions.getByText('You support this problem.').waitFor();
+      await actions.getByText('You follow this problem: its news is in My reports.').waitFor();
+      await actions.getByRole('button', { name: 'Stop following' }).waitFor();
+      await facts.getByText('1 report · 1 supporter').waitFor();
+      assert.deepEqual(await followedOnServer(), [incidentId]);
+      assert.equal((await api(world.base, `/api/v1/incidents/${incidentId}`)).body.report_count, 1, 'supported, not reported');
+      await closeToast(page);
+      await actions.evaluate((e) => e.scrollIntoView({ block: 'center' }));
+      await screenshot(page, 'detail-metoo');
+      await expectAccessible('report page after me too', page);
+
+      // A crew explains a change; its note stays inside. Time passes: the due date too.
+      const explanation = `Booked with the asphalt crew for Monday (${run}).`;
+      await changeStatus('scheduled', explanation, 'Gate code 4411, park by the shed.');
+      world.sql(`UPDATE incidents SET due_at = now() - interval '1 day' WHERE id = ${incidentId}`);
+
+      // My reports: the followed problem with its news, from the server.
+      await page.getByRole('navigation').getByRole('link', { name: 'My reports' }).click();
+      await page.getByRole('heading', { name: 'Followed (1)' }).waitFor();
+      const card = page.locator('.card.followed');
+      await card.getByText(explanation).waitFor();
+      await card.getByText('Submitted → Scheduled').waitFor();
+      await card.getByText(/⚠ Overdue: it was due by/).waitFor();
+      await card.getByRole('heading', { name: 'Public history, newest first' }).waitFor();
+      assert.equal(await page.getByText('Gate code').count(), 0, 'the note stays internal');
+      await card.scrollIntoViewIfNeeded();
+      await screenshot(page, 'followed');
+      await expectAccessible('followed, with its news', page);
+
+      // The problem's own page: its whole history, newest first.
+      await card.getByRole('link', { name: new RegExp(`Problem ${incidentId}`) }).click();
+      await page.getByRole('heading', { level: 1, name: new RegExp(`Pothole · Problem ${incidentId}`) }).waitFor();
+      const history = page.locator('.timeline');
+      await history.getByText(explanation).waitFor();
+      const kinds = await history.locator('li strong').allTextContents();
+      assert.match(kinds[0], /Status changed/, `newest first: ${kinds}`);
+      assert.match(kinds[kinds.length - 1], /Report received/);
+      await page.locator('.facts').getByText(/⚠ Overdue: it was due by/).waitFor();
+      assert.equal(await page.getByText('Gate code').count(), 0);
+      // The phone remembers its "me too": not offered twice.
+      await page.locator('.act').getByText('You support this problem.').waitFor();
+      assert.equal(await page.locator('.act').getByRole('button', { name: 'Me too' }).count(), 0);
+      await page.locator('.timeline').evaluate((e) => e.scrollIntoView({ block: 'start' }));
+      await page.evaluate(() => window.scrollBy(0, -180));
+      await screenshot(page, 'incident');
+      await expectAccessible('a problem’s page', page);
+      // In French too.
+      await page.getByRole('button', { name: 'Français' }).click();
+      await page.getByRole('heading', { level: 1, name: new RegExp(`Nid-de-poule · Problème ${incidentId}`) }).waitFor();
+      await page.getByRole('heading', { name: 'Historique public, le plus récent d’abord' }).waitFor();
+      await page.locator('.facts').getByText(/⚠ En retard : c’était à régler d’ici le/).waitFor();
+      await page.locator('.act').getByText('Vous suivez ce problème : ses nouvelles sont dans Mes signalements.').waitFor();
+      await page.locator('.timeline').getByText('Reçu → Planifié').waitFor();
+      await page.locator('.timeline').evaluate((e) => e.scrollIntoView({ block: 'start' }));
+      await page.evaluate(() => window.scrollBy(0, -120));
+      await screenshot(page, 'incident-fr');
+      await expectAccessible('la page d’un problème', page);
+      await page.getByRole('button', { name: 'English' }).click();
+
+      // Offline, "stop following" waits on the phone and goes once the connection returns.
+      await context.setOffline(true);
+      await page.getByText('You are offline.').waitFor();
+      await page.locator('.act').getByRole('button', { name: 'Stop following' }).click();
+      await page.getByRole('status').filter({ hasText: 'Saved on this device.' }).waitFor();
+      await page.locator('.act').getByRole('button', { name: 'Follow', exact: true }).waitFor();
+      await page.getByRole('navigation').getByRole('link', { name: /My reports/ }).click();
+      await page.getByRole('heading', { name: 'Waiting to be sent (1)' }).waitFor();
+      await page.getByRole('heading', { name: `Stop following problem ${incidentId}` }).waitFor();
+      await page.getByRole('heading', { name: 'Followed (0)' }).waitFor();
+      assert.deepEqual(await followedOnServer(), [incidentId], 'not sent yet');
+      await context.setOffline(false);
+      await page.getByRole('heading', { name: /Waiting to be sent/ }).waitFor({ state: 'detached' });
+      assert.deepEqual(await followedOnServer(), []);
+
+      // Followed again from "is it one of these?", without saying "me too" twice.
+      await openPotholeForm(page);
+      const candidate = page.locator('.candidate').filter({ hasText: description });
+      await candidate.getByRole('button', { name: 'Follow it' }).click();
+      await candidate.getByText('You follow this problem: its news is in My reports.').waitFor();
+      await candidate.getByRole('button', { name: 'Stop following' }).waitFor();
+      await page.getByRole('status').filter({ hasText: `You follow problem ${incidentId}: its news is in My reports.` }).waitFor();
+      assert.deepEqual(await followedOnServer(), [incidentId]);
+      await expectAccessible('candidates, one followed', page);
+    } finally {
+      await closeResident(resident);
+    }
+
+    // Another resident opens the page; meanwhile the crew closes the problem: their "me too"
+    // is refused in words, with the way on, and nothing waits on their phone.
+    const late = await residentAt(spot);
+    try {
+      const { page } = late;
+      await page.goto(`${world.base}/reports/${reportId}`);
+      const meToo = page.locator('.act').getByRole('button', { name: 'Me too' });
+      await meToo.waitFor();
+      await changeStatus('resolved', `Filled and sealed (${run}).`, 'Two bags.');
+      await meToo.click();
+      const refusal = page.getByRole('alert').filter({ hasText: 'This problem is already closed: if it is back, report it again.' });
+      await refusal.waitFor();
+      await refusal.getByRole('link', { name: 'Report it again' }).waitFor();
+      // The page now shows it as it is.
+      await page.locator('.facts').getByText('Resolved').waitFor();
+      assert.equal(await page.locator('.act').getByRole('button', { name: 'Me too' }).count(), 0);
+      assert.deepEqual(await readOutbox(page), []);
+      assert.equal((await api(world.base, `/api/v1/incidents/${incidentId}`)).body.supporters_count, 1);
+      await closeToast(page);
+      await page.locator('.act').evaluate((e) => e.scrollIntoView({ block: 'center' }));
+      await screenshot(page, 'metoo-closed');
+      await expectAccessible('me too refused, closed', page);
+    } finally {
+      await closeResident(late);
+    }
+  });
+
   test('French and English, switched and remembered', async () => {
     const { page } = phone;
     await nav().getByRole('link', { name: 'My reports' }).click();
@@ -897,6 +1147,11 @@ describe('the resident PWA', { timeout: 240_000 }, () => {
       'Nid-de-poule',
       'category names in French',
     );
+    await page.getByRole('combobox', { name: 'Adresse ou repère (facultatif)' }).fill('33 Beacon St');
+    await page.locator('#f-address-status').filter({ hasText: /adresses? trouvées? : flèches et Entrée/ }).waitFor();
+    await page.getByRole('listbox', { name: 'Adresse ou repère (facultatif)' }).waitFor();
+    await expectAccessible('signaler, adresses suggérées');
+    await page.getByRole('combobox', { name: 'Adresse ou repère (facultatif)' }).fill('');
     await screenshot(page, 'report-fr');
     await expectAccessible('signaler');
     await page.getByRole('button', { name: 'English' }).click();

@@ -34,6 +34,10 @@ export type QueuePage = Schemas['QueuePage'];
 export type StatusChange = Schemas['StatusChange'];
 export type ClientConfig = Schemas['ClientConfig'];
 export type IncidentCounts = Schemas['IncidentCounts'];
+export type GeocodedAddress = Schemas['GeocodedAddress'];
+export type FollowRequest = Schemas['FollowRequest'];
+export type FollowedIncident = Schemas['FollowedIncident'];
+export type IncidentHistory = Schemas['IncidentHistory'];
 
 /** West, south, east, north in degrees. */
 export type BBox = [number, number, number, number];
@@ -238,6 +242,52 @@ export async function supportIncident(id: number, body: SupportRequest): Promise
   });
   if (response.ok && data) return { ok: true, status: response.status, result: data };
   return { ok: false, status: response.status, problem: toProblem(response.status, error) };
+}
+
+/** Addresses of the city's own gazetteer matching what the resident typed, best first. */
+export async function geocode(
+  q: string,
+  jurisdiction: string | undefined,
+  signal?: AbortSignal,
+): Promise<GeocodedAddress[]> {
+  return unwrap(
+    await client.GET('/api/v1/geocode', { params: { query: { q, jurisdiction, limit: 5 } }, signal }),
+  ).items;
+}
+
+/** Follows an incident (`follow`) or stops (`!follow`), as this device. Harmless twice. */
+export async function setFollowing(
+  id: number,
+  follow: boolean,
+  body: FollowRequest,
+): Promise<Outcome<null>> {
+  const params = { path: { id } };
+  const { error, response } = follow
+    ? await client.POST('/api/v1/incidents/{id}/follow', { params, body })
+    : await client.POST('/api/v1/incidents/{id}/unfollow', {
+        params,
+        body: { device_id: body.device_id },
+      });
+  if (response.ok) return { ok: true, status: response.status, data: null };
+  return { ok: false, status: response.status, problem: toProblem(response.status, error) };
+}
+
+/** The incidents this device follows, as the server knows them (newest first). */
+export async function listDeviceFollows(deviceId: string): Promise<FollowedIncident[]> {
+  return unwrap(
+    await client.GET('/api/v1/me/follows', { params: { header: { 'Device-Id': deviceId } } }),
+  );
+}
+
+/** A page of an incident's public history, newest first. */
+export async function getIncidentHistory(
+  id: number,
+  query: { cursor?: string; limit?: number } = {},
+  signal?: AbortSignal,
+): Promise<IncidentHistory> {
+  return unwrap(
+    await client.GET('/api/v1/incidents/{id}/events', { params: { path: { id }, query }, signal }),
+  );
 }
 
 // --- staff: sign-in and the crew's jobs ---

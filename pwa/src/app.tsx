@@ -14,6 +14,7 @@ import { MapScreen } from './screens/MapScreen';
 import { ReportScreen } from './screens/ReportScreen';
 import { MineScreen } from './screens/MineScreen';
 import { DetailScreen } from './screens/DetailScreen';
+import { IncidentScreen } from './screens/IncidentScreen';
 import { CrewLoader } from './crew/loader';
 
 function usePendingCount(): number {
@@ -48,6 +49,8 @@ function Screen({ route }: { route: Route }) {
       return <MineScreen />;
     case 'detail':
       return <DetailScreen id={route.id} />;
+    case 'incident':
+      return <IncidentScreen id={route.id} />;
     case 'staff':
     case 'job':
       return <CrewLoader route={route} />;
@@ -113,6 +116,8 @@ export function App() {
         ? `${t('report.title')} · Signalons`
         : route.name === 'mine'
           ? `${t('mine.title')} · Signalons`
+          : route.name === 'incident'
+            ? `${t('incident.title', { id: route.id })} · Signalons`
           : route.name === 'staff' || route.name === 'job'
             ? `${t('staff.link.queue')} · Signalons`
             : 'Signalons';
@@ -192,7 +197,7 @@ export function App() {
         </Tab>
         <Tab
           href="/mine"
-          current={route.name === 'mine'}
+          current={route.name === 'mine' || route.name === 'incident'}
           icon={<path d="M5 4h14v2H5V4Zm0 5h14v2H5V9Zm0 5h9v2H5v-2Zm0 5h9v2H5v-2Z" />}
         >
           {t('nav.mine')}

@@ -1,11 +1,18 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { Category, Photo, Problem, ReportEvent } from './api';
-import { formatDateTime, isMessageKey, translate, type Lang, type MessageKey } from './i18n';
+import {
+  formatDateTime,
+  formatDueDate,
+  isMessageKey,
+  translate,
+  type Lang,
+  type MessageKey,
+} from './i18n';
 import { resizePhoto } from './image';
 import type { StoredPhoto } from './outbox';
 import { statusKey, statusSymbol, statusTone } from './status';
-import { groupCategories, useT, type T } from './state';
+import { catalogStore, groupCategories, useStore, useT, type T } from './state';
 
 /** A status as a word and a symbol; the colour only repeats them. */
 export function StatusBadge({ status }: { status: string }) {
@@ -32,21 +39,37 @@ function isCannedCreation(event: ReportEvent): boolean {
   );
 }
 
-/** The public history of a report, oldest first. */
+/** When the city's service level says a problem should be fixed, and whether it is late: in
+ *  words, the colour only repeats them. */
+export function DueText({ dueAt, overdue }: { dueAt: string; overdue: boolean }) {
+  const { lang, t } = useT();
+  const catalog = useStore(catalogStore);
+  const date = formatDueDate(lang, dueAt, catalog?.jurisdiction.time_zone);
+  return (
+    <time dateTime={dueAt} class={overdue ? 'due is-overdue' : 'due'}>
+      {overdue && <span aria-hidden="true">⚠ </span>}
+      {t(overdue ? 'due.overdue' : 'due.by', { date })}
+    </time>
+  );
+}
+
+/** A public history: a report's, oldest first, or an incident's, newest first (as given). */
 export function Timeline({
   events,
   explanationLang,
   headingLevel = 3,
+  newestFirst = false,
 }: {
   events: readonly ReportEvent[];
   explanationLang?: string;
   headingLevel?: 2 | 3;
+  newestFirst?: boolean;
 }) {
   const { lang, t } = useT();
   const Heading = headingLevel === 2 ? 'h2' : 'h3';
   return (
     <section class="timeline">
-      <Heading>{t('timeline.title')}</Heading>
+      <Heading>{t(newestFirst ? 'timeline.title.newest' : 'timeline.title')}</Heading>
       {events.length === 0 ? (
         <p>{t('timeline.empty')}</p>
       ) : (

@@ -62,7 +62,8 @@ const en = {
   'report.where': 'Where is it?',
   'report.gps': 'Use my position',
   'report.gps.locating': 'Finding your position…',
-  'report.gps.error': 'Position unavailable ({reason}). Tap the map or type coordinates.',
+  'report.gps.error':
+    'Position unavailable ({reason}). Type an address, tap the map or type coordinates.',
   'report.gps.denied': 'permission refused',
   'report.gps.timeout': 'no answer in time',
   'report.gps.unsupported': 'not supported by this device',
@@ -71,6 +72,7 @@ const en = {
   'report.position.from.gps': 'from GPS, accurate to about {m} m',
   'report.position.from.map': 'placed on the map',
   'report.position.from.typed': 'typed',
+  'report.position.from.address': 'at the address chosen',
   'report.map.hint': 'Tap the map or drag the marker to adjust the position.',
   'report.map.label': 'Map to place the problem',
   'report.coords': 'Or type coordinates (latitude, longitude)',
@@ -78,6 +80,20 @@ const en = {
   'report.coords.apply': 'Use these coordinates',
   'report.coords.invalid': 'Type a latitude and a longitude separated by a comma.',
   'report.address': 'Address or landmark (optional)',
+  'report.address.hint':
+    'Type a street address and choose a suggestion to place the report there, without the map.',
+  'report.address.list': 'Suggested addresses',
+  'report.address.searching': 'Looking for addresses…',
+  'report.address.found.0':
+    'No address found. Check the spelling, or use your position, the map or coordinates.',
+  'report.address.found.1': '1 address found: use the arrow keys and Enter, or tap it.',
+  'report.address.found.n': '{n} addresses found: use the arrow keys and Enter, or tap one.',
+  'report.address.similar': 'similar spelling',
+  'report.address.chosen': 'Position set to {address}.',
+  'report.address.offline':
+    'Address search needs a connection. Use your position or type coordinates; what you type here is still sent with the report.',
+  'report.address.error':
+    'Address search is unavailable right now. Use your position, the map or coordinates.',
   'report.category': 'What is the problem?',
   'report.category.choose': 'Choose a category',
   'report.category.loading': 'Loading categories…',
@@ -96,7 +112,8 @@ const en = {
   'report.email': 'Your email, to hear what happens (optional, never public)',
   'report.submit': 'Send the report',
   'report.need.category': 'Choose a category.',
-  'report.need.position': 'Give a position: use my position, tap the map or type coordinates.',
+  'report.need.position':
+    'Give a position: use my position, choose an address, tap the map or type coordinates.',
   'report.errors': 'The report cannot be sent yet:',
 
   'route.to': 'This goes to {to}.',
@@ -121,6 +138,8 @@ const en = {
   'dup.reason.similar_description': 'similar description',
   'dup.metoo': 'Me too',
   'dup.metoo.label': 'Me too: {name}, {distance}',
+  'dup.follow': 'Follow it',
+  'dup.rejected': 'Your “me too” was not counted: {detail}',
   'dup.different': 'No, it’s a different problem',
   'dup.different.done': 'You said it is a different problem.',
   'dup.show': 'Show them again',
@@ -130,11 +149,41 @@ const en = {
   'dup.saved': '“Me too” saved on this device. It will be sent when the connection returns.',
   'outbox.linked': 'Already reported — your report was added to it ({n} reports).',
   'mine.followed': 'Followed ({n})',
-  'mine.followed.none': 'You follow no other problem. Say “me too” on one to follow it.',
+  'mine.followed.none': 'You follow no other problem. Say “me too” on one, or follow it, to find its news here.',
   'mine.incident': 'Problem {id}',
   'mine.support.pending': '“Me too” on problem {id}',
-  'mine.unfollow': 'Stop following',
-  'error.incident_closed': 'This problem is already closed.',
+  'mine.follow.pending': 'Follow problem {id}',
+  'mine.unfollow.pending': 'Stop following problem {id}',
+  'mine.incident.open': 'Its whole history',
+  'follow.follow': 'Follow',
+  'follow.stop': 'Stop following',
+  'follow.following': 'You follow this problem: its news is in My reports.',
+  'follow.done': 'You follow problem {id}: its news is in My reports.',
+  'follow.stopped': 'You no longer follow problem {id}.',
+  'follow.saved': 'Saved on this device. It will be sent when the connection returns.',
+  'follow.rejected': 'Could not follow problem {id}: {detail}',
+  'act.title': 'Affected too?',
+  'act.title.closed': 'Follow this problem',
+  'act.intro':
+    'Say “me too” instead of reporting it again: it counts, and you follow it. Or only follow it.',
+  'act.intro.mine': 'You reported it. Follow it to find its news with the problems you follow.',
+  'act.email': 'Your email, to be told of each change (optional, never public)',
+  'act.supported': 'You support this problem.',
+  'act.closed': 'This problem is closed ({status}). If it is back, report it again.',
+  'act.report.again': 'Report it again',
+  'incident.title': 'Problem {id}',
+  'incident.merged': 'Found to be the same problem as problem {id}: its news is there.',
+  'incident.merged.link': 'Go to problem {id}',
+  'incident.page': 'This problem’s page: all its reports and its news',
+  'incident.stale': 'As last seen {date}: no connection.',
+  'incident.more': 'Show earlier changes',
+  'incident.notfound': 'This problem does not exist.',
+  'incident.description': 'As first reported',
+  'due.label': 'Deadline',
+  'due.by': 'Due by {date}',
+  'due.overdue': 'Overdue: it was due by {date}',
+  'due.overdue.short': 'Overdue',
+  'error.incident_closed': 'This problem is already closed: if it is back, report it again.',
   'error.incident_not_found': 'This problem no longer exists.',
 
   'outbox.sent': 'Report sent: number {id}.',
@@ -183,11 +232,13 @@ const en = {
   'photo.kind.report': 'From a resident',
   'photo.kind.resolution': 'The work, by the crew',
   'timeline.title': 'Public history',
+  'timeline.title.newest': 'Public history, newest first',
   'timeline.empty': 'No history yet.',
   'timeline.created': 'Report received',
   'timeline.status_changed': 'Status changed',
   'timeline.comment': 'Comment',
   'timeline.merged': 'Merged with another report of the same problem',
+  'timeline.split': 'Found to be a different problem',
   'timeline.transition': '{from} → {to}',
 
   'field.category': 'Category',
@@ -282,7 +333,7 @@ const fr: Record<MessageKey, string> = {
   'report.gps': 'Utiliser ma position',
   'report.gps.locating': 'Recherche de votre position…',
   'report.gps.error':
-    'Position indisponible ({reason}). Touchez la carte ou saisissez des coordonnées.',
+    'Position indisponible ({reason}). Saisissez une adresse, touchez la carte ou saisissez des coordonnées.',
   'report.gps.denied': 'autorisation refusée',
   'report.gps.timeout': 'pas de réponse à temps',
   'report.gps.unsupported': 'non disponible sur cet appareil',
@@ -291,6 +342,7 @@ const fr: Record<MessageKey, string> = {
   'report.position.from.gps': 'par GPS, précise à environ {m} m',
   'report.position.from.map': 'placée sur la carte',
   'report.position.from.typed': 'saisie',
+  'report.position.from.address': 'à l’adresse choisie',
   'report.map.hint': 'Touchez la carte ou déplacez le repère pour ajuster la position.',
   'report.map.label': 'Carte pour placer le problème',
   'report.coords': 'Ou saisissez des coordonnées (latitude, longitude)',
@@ -298,6 +350,20 @@ const fr: Record<MessageKey, string> = {
   'report.coords.apply': 'Utiliser ces coordonnées',
   'report.coords.invalid': 'Saisissez une latitude et une longitude séparées par une virgule.',
   'report.address': 'Adresse ou repère (facultatif)',
+  'report.address.hint':
+    'Saisissez une adresse et choisissez une suggestion pour y placer le signalement, sans la carte.',
+  'report.address.list': 'Adresses suggérées',
+  'report.address.searching': 'Recherche des adresses…',
+  'report.address.found.0':
+    'Aucune adresse trouvée. Vérifiez l’orthographe, ou utilisez votre position, la carte ou des coordonnées.',
+  'report.address.found.1': '1 adresse trouvée : flèches et Entrée, ou touchez-la.',
+  'report.address.found.n': '{n} adresses trouvées : flèches et Entrée, ou touchez-en une.',
+  'report.address.similar': 'orthographe proche',
+  'report.address.chosen': 'Position placée au {address}.',
+  'report.address.offline':
+    'La recherche d’adresse demande une connexion. Utilisez votre position ou saisissez des coordonnées ; ce que vous tapez ici est tout de même envoyé avec le signalement.',
+  'report.address.error':
+    'La recherche d’adresse est indisponible pour le moment. Utilisez votre position, la carte ou des coordonnées.',
   'report.category': 'Quel est le problème ?',
   'report.category.choose': 'Choisissez une catégorie',
   'report.category.loading': 'Chargement des catégories…',
@@ -317,7 +383,7 @@ const fr: Record<MessageKey, string> = {
   'report.submit': 'Envoyer le signalement',
   'report.need.category': 'Choisissez une catégorie.',
   'report.need.position':
-    'Indiquez une position : utilisez votre position, touchez la carte ou saisissez des coordonnées.',
+    'Indiquez une position : utilisez votre position, choisissez une adresse, touchez la carte ou saisissez des coordonnées.',
   'report.errors': 'Le signalement ne peut pas encore être envoyé :',
 
   'route.to': 'Transmis à {to}.',
@@ -341,6 +407,8 @@ const fr: Record<MessageKey, string> = {
   'dup.reason.similar_description': 'description semblable',
   'dup.metoo': 'Moi aussi',
   'dup.metoo.label': 'Moi aussi : {name}, {distance}',
+  'dup.follow': 'Le suivre',
+  'dup.rejected': 'Votre « moi aussi » n’a pas été compté : {detail}',
   'dup.different': 'Non, c’est un autre problème',
   'dup.different.done': 'Vous avez indiqué que c’est un autre problème.',
   'dup.show': 'Les revoir',
@@ -350,11 +418,43 @@ const fr: Record<MessageKey, string> = {
   'dup.saved': '« Moi aussi » enregistré sur cet appareil. Il sera envoyé au retour de la connexion.',
   'outbox.linked': 'Déjà signalé — votre signalement y a été ajouté ({n} signalements).',
   'mine.followed': 'Suivis ({n})',
-  'mine.followed.none': 'Vous ne suivez aucun autre problème. Dites « moi aussi » sur l’un d’eux pour le suivre.',
+  'mine.followed.none':
+    'Vous ne suivez aucun autre problème. Dites « moi aussi » sur l’un d’eux, ou suivez-le, pour retrouver ici ses nouvelles.',
   'mine.incident': 'Problème {id}',
   'mine.support.pending': '« Moi aussi » sur le problème {id}',
-  'mine.unfollow': 'Ne plus suivre',
-  'error.incident_closed': 'Ce problème est déjà clos.',
+  'mine.follow.pending': 'Suivre le problème {id}',
+  'mine.unfollow.pending': 'Ne plus suivre le problème {id}',
+  'mine.incident.open': 'Tout son historique',
+  'follow.follow': 'Suivre',
+  'follow.stop': 'Ne plus suivre',
+  'follow.following': 'Vous suivez ce problème : ses nouvelles sont dans Mes signalements.',
+  'follow.done': 'Vous suivez le problème {id} : ses nouvelles sont dans Mes signalements.',
+  'follow.stopped': 'Vous ne suivez plus le problème {id}.',
+  'follow.saved': 'Gardé sur cet appareil. Ce sera envoyé au retour de la connexion.',
+  'follow.rejected': 'Impossible de suivre le problème {id} : {detail}',
+  'act.title': 'Vous aussi ?',
+  'act.title.closed': 'Suivre ce problème',
+  'act.intro':
+    'Dites « moi aussi » au lieu de le signaler à nouveau : cela compte, et vous le suivez. Ou suivez-le seulement.',
+  'act.intro.mine':
+    'Vous l’avez signalé. Suivez-le pour retrouver ses nouvelles avec les problèmes que vous suivez.',
+  'act.email': 'Votre courriel, pour être prévenu de chaque changement (facultatif, jamais public)',
+  'act.supported': 'Vous soutenez ce problème.',
+  'act.closed': 'Ce problème est clos ({status}). S’il revient, signalez-le à nouveau.',
+  'act.report.again': 'Le signaler à nouveau',
+  'incident.title': 'Problème {id}',
+  'incident.merged': 'Reconnu comme le même problème que le problème {id} : ses nouvelles sont là-bas.',
+  'incident.merged.link': 'Aller au problème {id}',
+  'incident.page': 'La page de ce problème : tous ses signalements et ses nouvelles',
+  'incident.stale': 'Tel que vu le {date} : pas de connexion.',
+  'incident.more': 'Voir les changements précédents',
+  'incident.notfound': 'Ce problème n’existe pas.',
+  'incident.description': 'Tel que signalé la première fois',
+  'due.label': 'Échéance',
+  'due.by': 'À régler d’ici le {date}',
+  'due.overdue': 'En retard : c’était à régler d’ici le {date}',
+  'due.overdue.short': 'En retard',
+  'error.incident_closed': 'Ce problème est déjà clos : s’il revient, signalez-le à nouveau.',
   'error.incident_not_found': 'Ce problème n’existe plus.',
 
   'outbox.sent': 'Signalement envoyé : numéro {id}.',
@@ -405,11 +505,13 @@ const fr: Record<MessageKey, string> = {
   'photo.kind.report': 'D’un habitant',
   'photo.kind.resolution': 'Les travaux, par l’équipe',
   'timeline.title': 'Historique public',
+  'timeline.title.newest': 'Historique public, le plus récent d’abord',
   'timeline.empty': 'Pas encore d’historique.',
   'timeline.created': 'Signalement reçu',
   'timeline.status_changed': 'Changement d’état',
   'timeline.comment': 'Commentaire',
   'timeline.merged': 'Regroupé avec un autre signalement du même problème',
+  'timeline.split': 'Reconnu comme un problème distinct',
   'timeline.transition': '{from} → {to}',
 
   'field.category': 'Catégorie',
@@ -492,7 +594,7 @@ export function saveLang(storage: KeyValueStore | undefined, lang: Lang): void {
 }
 
 /** Plural-aware count message: `base.0`, `base.1` or `base.n`. */
-export function countKey(base: 'map.count', n: number): MessageKey {
+export function countKey(base: 'map.count' | 'report.address.found', n: number): MessageKey {
   return n === 0 ? `${base}.0` : n === 1 ? `${base}.1` : `${base}.n`;
 }
 
@@ -503,6 +605,29 @@ export function formatDateTime(lang: Lang, iso: string | Date): string {
     dateStyle: 'medium',
     timeStyle: 'short',
   }).format(date);
+}
+
+/**
+ * A due date as the day it falls on in the city (`timeZone`, IANA): the server's due dates are
+ * the start of the day after the last one allowed, so "due by" names that last day. The city's
+ * day, not the phone's: a crew promises a day in Boston wherever the phone is set.
+ */
+export function formatDueDate(lang: Lang, iso: string, timeZone?: string): string {
+  const lastInstant = new Date(new Date(iso).getTime() - 1);
+  if (Number.isNaN(lastInstant.getTime())) return iso;
+  const options: Intl.DateTimeFormatOptions = {
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+  };
+  const locale = lang === 'fr' ? 'fr-FR' : 'en-US';
+  try {
+    return new Intl.DateTimeFormat(locale, { ...options, timeZone }).format(lastInstant);
+  } catch {
+    // An unknown time zone: the phone's own.
+    return new Intl.DateTimeFormat(locale, options).format(lastInstant);
+  }
 }
 
 export function formatCoordinate(value: number): string {

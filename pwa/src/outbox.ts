@@ -1,5 +1,5 @@
-// The outbox: every report (and every "me too") is first written to IndexedDB with an idempotency key made on the
-// device, then sent — on submit, when the connection returns, when the app starts or regains
+// The outbox: every report (and every "me too", follow and unfollow) is first written to
+// IndexedDB with an idempotency key made on the device, then sent — on submit, when the connection returns, when the app starts or regains
 // focus, and by Background Sync from the service worker. The key makes a report sent twice
 // (a lost answer, the page and the service worker racing) still one report on the server.
 //
@@ -7,6 +7,9 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import {
   createReport,
+  setFollowing,
+  type FollowedIncident,
+  type FollowRequest,
   type Job,
   type JobAction,
   type Outcome,
@@ -65,6 +68,16 @@ export interface SupportItem extends ItemBase {
   photo: null;
 }
 
+/** Following an incident, or no longer. Harmless twice; only the latest wish is kept. */
+export interface FollowItem extends ItemBase {
+  kind: 'follow';
+  incidentId: number;
+  /** Follow (true) or stop following (false). */
+  follow: boolean;
+  body: FollowRequest;
+  photo: null;
+}
+
 /** What a crew does to a job: the API's actions, and a photo of the work. */
 export type JobChange = JobAction | { action: 'photo' };
 
@@ -83,9 +96,10 @@ export interface JobItem extends ItemBase {
   photo: StoredPhoto | null;
 }
 
-export type OutboxItem = ReportItem | SupportItem | JobItem;
+export type OutboxItem = ReportItem | SupportItem | FollowItem | JobItem;
 
 export const isSupport = (item: OutboxItem): item is SupportItem => item.kind === 'support';
+export const isFollow = (item: OutboxItem): item is FollowItem => item.kind === 'follow';
 export const isJob = (item: OutboxItem): item is JobItem => item.kind === 'job';
 export const isReport = (item: OutboxItem): item is ReportItem =>
   item.kind === undefined || item.kind === 'report';
@@ -97,12 +111,19 @@ export function conflictOf(item: OutboxItem): Job | null {
   return current && typeof current.version === 'number' ? (current as Job) : null;
 }
 
-/** An incident this device said "me too" to, with the last public state it saw. */
+/**
+ * An incident this device follows (it said "me too", or "follow"), with the last public state
+ * it saw: the server's list kept for offline use, and the wishes not sent yet.
+ */
 export interface Followed {
   incidentId: number;
   followedAt: string;
   incident: Incident | null;
   checkedAt: string | null;
+  /** Its latest public history, newest first (entries kept before histories have none). */
+  events?: ReportEvent[] | null;
+  /** Whether older history exists than `events` holds. */
+  moreEvents?: boolean;
 }
 
 /** A report this device sent, with the last public state it saw. */
@@ -268,6 +289,41 @@ export function enqueueSupport(
 }
 
 /**
+ * Queues following `incidentId` (or no longer), replacing any earlier wish not sent yet, and
+ * shows it at once in the followed list kept here (`incident`: what the screen knows of it).
+ */
+export async function enqueueFollow(
+  incidentId: number,
+  follow: boolean,
+  body: FollowRequest,
+  incident: Incident | null = null,
+  now: Date = new Date(),
+  key: string = newKey(),
+): Promise<FollowItem> {
+  const item: FollowItem = { ...fresh(key, now), kind: 'follow', incidentId, follow, body, photo: null };
+  const tx = (await db()).transaction(['outbox', 'followed'], 'readwrite');
+  const outbox = tx.objectStore('outbox');
+  for (const earlier of await outbox.getAll()) {
+    if (isFollow(earlier) && earlier.incidentId === incidentId) await outbox.delete(earlier.key);
+  }
+  await outbox.put(item);
+  const followed = tx.objectStore('followed');
+  if (follow) {
+    const known = await followed.get(incidentId);
+    await followed.put(
+      known
+        ? { ...known, incident: incident ?? known.incident }
+        : { incidentId, followedAt: item.createdAt, incident, checkedAt: incident ? item.createdAt : null },
+    );
+  } else {
+    await followed.delete(incidentId);
+  }
+  await tx.done;
+  notifyChange();
+  return item;
+}
+
+/**
  * Queues a crew's change to a job seen at `version`. When an earlier change to the same job is
  * still waiting, this one is chained to it.
  */
@@ -385,17 +441,84 @@ export async function listFollowed(): Promise<Followed[]> {
   return items.sort((a, b) => b.followedAt.localeCompare(a.followedAt));
 }
 
-export async function updateFollowed(incident: Incident): Promise<void> {
-  const database = await db();
-  const tx = database.transaction('followed', 'readwrite');
-  const entry = await tx.store.get(incident.id);
-  if (entry) await tx.store.put({ ...entry, incident, checkedAt: new Date().toISOString() });
-  await tx.done;
+/** The incidents this device follows by what it wished last: following or not (the wishes
+ *  still in the outbox, "me too" included). */
+function wishes(items: readonly OutboxItem[]): Map<number, boolean> {
+  const wished = new Map<number, boolean>();
+  for (const item of [...items].sort((a, b) => a.createdAt.localeCompare(b.createdAt))) {
+    if (isFollow(item)) wished.set(item.incidentId, item.follow);
+    else if (isSupport(item) && item.state === 'pending') wished.set(item.incidentId, true);
+  }
+  return wished;
 }
 
-export async function unfollow(incidentId: number): Promise<void> {
-  await (await db()).delete('followed', incidentId);
+/** The incidents this device said "me too" to (newest last), so it is not offered twice. */
+const SUPPORTED = 'supported';
+/** How many of them are remembered. */
+const SUPPORTED_KEPT = 500;
+
+export async function listSupported(): Promise<number[]> {
+  return ((await getMeta<number[]>(SUPPORTED)) ?? []).filter((id) => typeof id === 'number');
+}
+
+/** When this device last changed what it follows on the server (a follow, an unfollow or a
+ *  "me too" sent): a list asked for before then is out of date. */
+const FOLLOWS_SENT_AT = 'followsSentAt';
+
+/**
+ * Makes the followed list kept here the server's (`listed`, what this device follows there, as
+ * asked at `askedAt`), but for the wishes not sent yet: a follow waiting is kept, an unfollow
+ * waiting stays out. The history already kept of each incident stays with it. A list asked
+ * for before a wish was sent is out of date: nothing changes (whether it did is returned).
+ */
+export async function replaceFollowed(
+  listed: readonly FollowedIncident[],
+  askedAt: Date,
+  now: Date = new Date(),
+): Promise<boolean> {
+  const tx = (await db()).transaction(['outbox', 'followed', 'meta'], 'readwrite');
+  const sentAt = (await tx.objectStore('meta').get(FOLLOWS_SENT_AT)) as string | undefined;
+  if (sentAt !== undefined && sentAt >= askedAt.toISOString()) {
+    await tx.done;
+    return false;
+  }
+  const wished = wishes(await tx.objectStore('outbox').getAll());
+  const store = tx.objectStore('followed');
+  const kept = new Map((await store.getAll()).map((entry) => [entry.incidentId, entry]));
+  const next = new Map<number, Followed>();
+  for (const { incident, followed_at } of listed) {
+    if (wished.get(incident.id) === false) continue;
+    const known = kept.get(incident.id);
+    next.set(incident.id, {
+      ...known,
+      incidentId: incident.id,
+      followedAt: followed_at,
+      incident,
+      checkedAt: now.toISOString(),
+    });
+  }
+  for (const [incidentId, follow] of wished) {
+    const known = kept.get(incidentId);
+    if (follow && !next.has(incidentId) && known) next.set(incidentId, known);
+  }
+  for (const incidentId of kept.keys()) {
+    if (!next.has(incidentId)) await store.delete(incidentId);
+  }
+  for (const entry of next.values()) await store.put(entry);
+  await tx.done;
   notifyChange();
+  return true;
+}
+
+/** Keeps what was last seen of a followed incident and its latest history, for offline use. */
+export async function updateFollowed(
+  incidentId: number,
+  seen: { incident?: Incident; events?: ReportEvent[]; moreEvents?: boolean },
+): Promise<void> {
+  const tx = (await db()).transaction('followed', 'readwrite');
+  const entry = await tx.store.get(incidentId);
+  if (entry) await tx.store.put({ ...entry, ...seen, checkedAt: new Date().toISOString() });
+  await tx.done;
 }
 
 // --- sending ---
@@ -406,6 +529,25 @@ export type Sender = (
   photos?: readonly Blob[],
 ) => Promise<CreateOutcome>;
 export type SupportSender = (incidentId: number, body: SupportRequest) => Promise<SupportOutcome>;
+/** Follows an incident, or stops. */
+export type FollowSender = (item: FollowItem) => Promise<Outcome<null>>;
+
+/**
+ * "Me too", and following what one supports: the device's follow is what lists it on the
+ * server (a support alone does not), without an address — the support keeps the one given,
+ * and the server mails each address once. Sent again, both are harmless.
+ */
+export async function supportAndFollow(
+  incidentId: number,
+  body: SupportRequest,
+): Promise<SupportOutcome> {
+  const supported = await supportIncident(incidentId, body);
+  if (!supported.ok) return supported;
+  const followed = await setFollowing(incidentId, true, { device_id: body.device_id });
+  return followed.ok ? supported : followed;
+}
+
+const sendFollow: FollowSender = (item) => setFollowing(item.incidentId, item.follow, item.body);
 /** Sends a crew's change (signed in); the answer is the job, or the stored photos. */
 export type JobSender = (item: JobItem) => Promise<Outcome<Job | Photo[]>>;
 
@@ -427,11 +569,13 @@ export function setJobSender(sender: JobSender): void {
 
 export interface SendResult {
   key: string;
-  kind?: 'report' | 'support' | 'job';
+  kind?: 'report' | 'support' | 'follow' | 'job';
   verdict: Verdict | 'gone';
   report?: CreatedReport;
   support?: SupportResult;
   job?: Job;
+  /** A follow or unfollow: which incident, and whether it is now followed. */
+  follow?: { incidentId: number; following: boolean };
   problem?: Problem;
 }
 
@@ -455,26 +599,32 @@ const networkProblem = (detail: string): Problem => ({
 
 const isJobAnswer = (data: Job | Photo[]): data is Job => !Array.isArray(data);
 
-async function sendUnlocked(
-  key: string,
-  send: Sender,
-  support: SupportSender,
-  job: JobSender,
-): Promise<SendResult> {
+/** Who sends each kind of item (tests give fakes). */
+interface Senders {
+  send: Sender;
+  support: SupportSender;
+  job: JobSender;
+  follow: FollowSender;
+}
+
+async function sendUnlocked(key: string, senders: Senders): Promise<SendResult> {
+  const { send, support, job, follow } = senders;
   const database = await db();
   const item = await database.get('outbox', key);
   // Sent meanwhile by another tab or the service worker.
   if (!item) return { key, verdict: 'gone' };
-  const kind = isJob(item) ? 'job' : isSupport(item) ? 'support' : 'report';
+  const kind = isJob(item) ? 'job' : isSupport(item) ? 'support' : isFollow(item) ? 'follow' : 'report';
 
-  let outcome: CreateOutcome | SupportOutcome | Outcome<Job | Photo[]> | null = null;
+  let outcome: CreateOutcome | SupportOutcome | Outcome<Job | Photo[] | null> | null = null;
   let failure: Problem | null = null;
   try {
     outcome = isSupport(item)
       ? await support(item.incidentId, item.body)
       : isJob(item)
         ? await job(item)
-        : await send(item.key, item.body, item.photo ? [item.photo.blob] : []);
+        : isFollow(item)
+          ? await follow(item)
+          : await send(item.key, item.body, item.photo ? [item.photo.blob] : []);
   } catch (error) {
     failure = networkProblem(error instanceof Error ? error.message : String(error));
   }
@@ -482,23 +632,47 @@ async function sendUnlocked(
   const now = new Date().toISOString();
 
   if (verdict === 'sent' && outcome?.ok && 'result' in outcome && isSupport(item)) {
-    const tx = database.transaction(['outbox', 'followed'], 'readwrite');
+    const tx = database.transaction(['outbox', 'followed', 'meta'], 'readwrite');
+    const meta = tx.objectStore('meta');
+    await meta.put(now, FOLLOWS_SENT_AT);
+    const supported = ((await meta.get(SUPPORTED)) as number[] | undefined) ?? [];
+    const kept = [...supported.filter((id) => id !== item.incidentId), item.incidentId];
+    await meta.put(kept.slice(-SUPPORTED_KEPT), SUPPORTED);
     const followed = tx.objectStore('followed');
     const known = await followed.get(item.incidentId);
-    await followed.put({
-      incidentId: item.incidentId,
-      followedAt: known?.followedAt ?? now,
-      incident: known?.incident ?? null,
-      checkedAt: known?.checkedAt ?? null,
-    });
+    await followed.put(
+      known ?? { incidentId: item.incidentId, followedAt: now, incident: null, checkedAt: null },
+    );
     await tx.objectStore('outbox').delete(item.key);
     await tx.done;
     notifyChange();
     return { key, kind, verdict, support: outcome.result };
   }
 
+  if (isFollow(item) && verdict !== 'retry') {
+    // Sent: the list kept here already shows it. Refused (the incident is gone): not followed.
+    const tx = database.transaction(['outbox', 'followed', 'meta'], 'readwrite');
+    const following = item.follow && verdict === 'sent';
+    if (verdict === 'sent') await tx.objectStore('meta').put(now, FOLLOWS_SENT_AT);
+    if (!following) await tx.objectStore('followed').delete(item.incidentId);
+    if (verdict === 'sent') await tx.objectStore('outbox').delete(item.key);
+    else {
+      await tx.objectStore('outbox').put({
+        ...item,
+        state: 'rejected',
+        attempts: item.attempts + 1,
+        lastAttemptAt: now,
+        problem: outcome && !outcome.ok ? outcome.problem : failure,
+      });
+    }
+    await tx.done;
+    notifyChange();
+    const problem = outcome && !outcome.ok ? outcome.problem : undefined;
+    return { key, kind, verdict, follow: { incidentId: item.incidentId, following }, problem };
+  }
+
   if (verdict === 'sent' && outcome?.ok && 'data' in outcome && isJob(item)) {
-    const answer = outcome.data;
+    const answer = outcome.data as Job | Photo[];
     const tx = database.transaction(['outbox', 'jobs'], 'readwrite');
     const outbox = tx.objectStore('outbox');
     await outbox.delete(item.key);
@@ -555,10 +729,11 @@ async function sendUnlocked(
 export function sendOne(
   key: string,
   send: Sender = createReport,
-  support: SupportSender = supportIncident,
+  support: SupportSender = supportAndFollow,
   job: JobSender = defaultJobSender,
+  follow: FollowSender = sendFollow,
 ): Promise<SendResult> {
-  return exclusively(() => sendUnlocked(key, send, support, job));
+  return exclusively(() => sendUnlocked(key, { send, support, job, follow }));
 }
 
 /**
@@ -567,16 +742,18 @@ export function sendOne(
  */
 export function flushOutbox(
   send: Sender = createReport,
-  support: SupportSender = supportIncident,
+  support: SupportSender = supportAndFollow,
   job: JobSender = defaultJobSender,
+  follow: FollowSender = sendFollow,
 ): Promise<SendResult[]> {
+  const senders = { send, support, job, follow };
   return exclusively(async () => {
     const results: SendResult[] = [];
     for (const item of await listOutbox()) {
       if (item.state !== 'pending') continue;
       // Waits for the change it follows (still here: refused, or not sent yet).
       if (isJob(item) && item.after && (await getOutboxItem(item.after))) continue;
-      const result = await sendUnlocked(item.key, send, support, job);
+      const result = await sendUnlocked(item.key, senders);
       results.push(result);
       if (result.verdict === 'retry' && result.problem?.code === 'network') break;
     }

@@ -6,6 +6,7 @@ export type Route =
   | { name: 'report' }
   | { name: 'mine' }
   | { name: 'detail'; id: number }
+  | { name: 'incident'; id: number }
   | { name: 'staff' }
   | { name: 'job'; id: number }
   | { name: 'notfound' };
@@ -17,6 +18,8 @@ export function parseRoute(pathname: string): Route {
   if (path === '/mine') return { name: 'mine' };
   const match = /^\/reports\/(\d{1,15})$/.exec(path);
   if (match) return { name: 'detail', id: Number(match[1]) };
+  const incident = /^\/incidents\/(\d{1,15})$/.exec(path);
+  if (incident) return { name: 'incident', id: Number(incident[1]) };
   if (path === '/staff') return { name: 'staff' };
   const job = /^\/staff\/jobs\/(\d{1,15})$/.exec(path);
   if (job) return { name: 'job', id: Number(job[1]) };

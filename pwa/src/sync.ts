@@ -46,6 +46,15 @@ export function announceResults(results: SendResult[]): void {
           ? t('dup.supported', { supporters: supportersText(t, result.support.supporters_count) })
           : t('dup.supported.again'),
       );
+    } else if (result.follow && result.verdict === 'sent') {
+      const { incidentId: id, following } = result.follow;
+      announce(t(following ? 'follow.done' : 'follow.stopped', { id }));
+    } else if (result.follow && result.verdict === 'rejected') {
+      const detail = result.problem ? problemSummary(t, result.problem) : '';
+      announce(t('follow.rejected', { id: result.follow.incidentId, detail }), 'error');
+    } else if (result.verdict === 'rejected' && result.kind === 'support') {
+      const detail = result.problem ? problemSummary(t, result.problem) : '';
+      announce(t('dup.rejected', { detail }), 'error');
     } else if (result.verdict === 'sent' && result.report?.linked_to_existing_incident) {
       announce(t('outbox.linked', { n: result.report.incident.report_count }));
     } else if (result.verdict === 'sent' && result.report) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectLang, initialLang, messages, saveLang, translate } from '../src/i18n';
+import { detectLang, formatDueDate, initialLang, messages, saveLang, translate } from '../src/i18n';
 
 const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
@@ -53,5 +53,16 @@ describe('i18n', () => {
     };
     expect(() => saveLang(broken, 'fr')).not.toThrow();
     expect(initialLang(broken, ['fr'])).toBe('fr');
+  });
+
+  it('names the last day a due date allows, in the city’s time zone', () => {
+    // Two days for a pothole reported on Wednesday 16 December in Boston: due by Friday's end,
+    // which the server gives as Saturday 00:00 in Boston (05:00 UTC).
+    const due = '2026-12-19T05:00:00Z';
+    expect(formatDueDate('en', due, 'America/New_York')).toBe('Fri, Dec 18, 2026');
+    expect(formatDueDate('fr', due, 'America/New_York')).toBe('ven. 18 déc. 2026');
+    // Not the phone's day: in Paris that instant is already Saturday morning.
+    expect(formatDueDate('en', due, 'Europe/Paris')).toBe('Sat, Dec 19, 2026');
+    expect(formatDueDate('en', due, 'Not/A_Zone')).toMatch(/2026/);
   });
 });

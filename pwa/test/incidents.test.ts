@@ -17,6 +17,7 @@ function report(id: number, incident: number, reports = 1, supporters = 0): Repo
     source: 'pwa',
     created_at: '2026-01-01T00:00:00Z',
     updated_at: '2026-01-01T00:00:00Z',
+    overdue: false,
   };
 }
 

@@ -7,16 +7,17 @@ use signalons_db::{
     incidents::{self as incident_queries},
     models::PublicIncident,
 };
-use signalons_domain::{Actor, ContactEmail, DeviceId, ReportStatus, Violation};
-use utoipa::ToSchema;
+use signalons_domain::{Actor, ContactEmail, DeviceId, PageSize, ReportStatus, Violation};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     AppState,
-    auth::{Authenticated, MaybeAuthenticated, device_hash, sha256},
+    auth::{MaybeAuthenticated, device_hash, sha256},
+    cursor,
     error::{ApiError, Problem},
-    extract::JsonBody,
+    extract::{JsonBody, QueryParams},
     rate_limit::{Identity, Limited},
-    reports::{Named, check},
+    reports::{Named, ReportEvent, check},
 };
 
 /// A physical problem, reported once or many times.
@@ -367,23 +368,47 @@ pub struct FollowedIncident {
     pub notified: bool,
 }
 
-/// The incidents you follow (or supported, signed in), most recently followed first; at most
-/// 200.
+/// The header a phone names itself with when it lists what it follows without an account: the
+/// device id it follows with (a `GET` has no body, and a query string ends up in logs).
+pub const DEVICE_ID_HEADER: &str = "Device-Id";
+
+/// The most follows one list holds.
+const MAX_FOLLOWS_LISTED: i64 = 200;
+
+/// The incidents you follow, most recently followed first; at most 200. Signed in, your
+/// account's (those you supported included); otherwise the phone's, named by its `Device-Id`
+/// header (the device id it followed with, or said "me too" with and then followed).
 #[utoipa::path(
     tag = "incidents",
+    params(
+        ("Device-Id" = Option<String>, Header, description = "The app's device id (8 to 128 characters), when not signed in"),
+    ),
     responses(
         (status = 200, body = [FollowedIncident]),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Neither signed in nor a device named", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A `Device-Id` that is not one", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security((), ("bearer" = []))
 )]
 #[get("/me/follows")]
 pub async fn my_follows(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    req: HttpRequest,
+    MaybeAuthenticated(caller): MaybeAuthenticated,
 ) -> Result<web::Json<Vec<FollowedIncident>>, ApiError> {
+    let device = req
+        .headers()
+        .get(DEVICE_ID_HEADER)
+        .map(|value| value.to_str().unwrap_or_default());
+    if caller.is_none() && device.is_none() {
+        return Err(ApiError::unauthenticated(
+            "unauthenticated",
+            "sign in (`Authorization: Bearer <access token>`) or name the device (`Device-Id`)",
+        ));
+    }
+    let follower = follower(caller.as_ref(), device)?;
     let mut conn = state.pool.get().await?;
-    let followed = incident_queries::followed_by(&mut conn, actor.user_id, 200).await?;
+    let followed = incident_queries::followed_by(&mut conn, &follower, MAX_FOLLOWS_LISTED).await?;
     followed
         .into_iter()
         .map(|followed| {
@@ -395,4 +420,78 @@ pub async fn my_follows(
         })
         .collect::<Result<_, ApiError>>()
         .map(web::Json)
+}
+
+/// Which page of an incident's history.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// A page of an incident's public history, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentHistory {
+    pub items: Vec<ReportEvent>,
+    /// Pass as `cursor` to get the older entries; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The public history of an incident, newest first: what happened to every report it holds
+/// (each received, status changes with their explanations, merges and splits), each change
+/// once however many reports it moved. What a follower reads of the crews' explanations.
+/// Internal notes never appear.
+#[utoipa::path(
+    tag = "incidents",
+    params(("id" = i64, Path, description = "Incident id"), HistoryQuery),
+    responses(
+        (status = 200, body = IncidentHistory),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/incidents/{id}/events")]
+pub async fn list_incident_events(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    QueryParams(query): QueryParams<HistoryQuery>,
+) -> Result<web::Json<IncidentHistory>, ApiError> {
+    let id = id.into_inner();
+    let mut errors = Vec::new();
+    let before = query
+        .cursor
+        .as_deref()
+        .and_then(|text| check("cursor", cursor::decode_event(text), &mut errors));
+    let page_size = query
+        .limit
+        .map(|limit| check("limit", PageSize::new(limit), &mut errors))
+        .unwrap_or(Some(PageSize::default()));
+    let Some(page_size) = page_size.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::invalid_query(errors));
+    };
+    let mut conn = state.pool.get().await?;
+    if incident_queries::is_open(&mut conn, id).await?.is_none() {
+        return Err(incident_not_found(id));
+    }
+    let page_len = usize::from(page_size.get());
+    // One more than asked tells whether older entries follow.
+    let mut rows =
+        incident_queries::public_history(&mut conn, id, before, i64::from(page_size.get()) + 1)
+            .await?;
+    let has_more = rows.len() > page_len;
+    rows.truncate(page_len);
+    let next_cursor = has_more
+        .then(|| {
+            rows.last()
+                .map(|row| cursor::encode_event(row.created_at, row.id))
+        })
+        .flatten();
+    Ok(web::Json(IncidentHistory {
+        items: rows.into_iter().map(Into::into).collect(),
+        next_cursor,
+    }))
 }

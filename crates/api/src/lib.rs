@@ -193,6 +193,7 @@ fn api_v1(config: &mut ServiceConfig) {
             .service(incidents::follow_incident)
             .service(incidents::unfollow_incident)
             .service(incidents::my_follows)
+            .service(incidents::list_incident_events)
             .service(routing::preview_routing)
             .service(catalog::list_jurisdictions)
             .service(geocode::geocode)

@@ -13,7 +13,7 @@ use signalons_domain::{
 use crate::{
     Point,
     jobs::parse_status,
-    models::{CandidateIncident, NewReport, NewReportEvent, PublicIncident},
+    models::{CandidateIncident, NewReport, NewReportEvent, PublicIncident, ReportEvent},
     reports::record_event,
     schema::{
         categories, incident_follows, incident_supports, incidents, jurisdictions, report_events,
@@ -334,20 +334,34 @@ pub async fn follow(
     .map(|row| row.created)
 }
 
-/// Stops `follower_hash` following `incident`; whether it did.
+/// Stops `follower_hash` following `incident`; whether it did. The address a support by the
+/// same follower left is forgotten too, so nothing more is mailed to them about it; the
+/// support itself still counts.
 pub async fn unfollow(
     conn: &mut AsyncPgConnection,
     incident: i64,
     follower_hash: &[u8],
 ) -> QueryResult<bool> {
-    diesel::delete(
-        incident_follows::table
-            .filter(incident_follows::incident_id.eq(incident))
-            .filter(incident_follows::follower_hash.eq(follower_hash)),
-    )
-    .execute(conn)
+    conn.transaction(async |conn| {
+        diesel::update(
+            incident_supports::table
+                .filter(incident_supports::incident_id.eq(incident))
+                .filter(incident_supports::supporter_hash.eq(follower_hash))
+                .filter(incident_supports::notify_email.is_not_null()),
+        )
+        .set(incident_supports::notify_email.eq(None::<String>))
+        .execute(conn)
+        .await?;
+        diesel::delete(
+            incident_follows::table
+                .filter(incident_follows::incident_id.eq(incident))
+                .filter(incident_follows::follower_hash.eq(follower_hash)),
+        )
+        .execute(conn)
+        .await
+        .map(|deleted| deleted > 0)
+    })
     .await
-    .map(|deleted| deleted > 0)
 }
 
 /// Whether `follower_hash` follows `incident` with an address to mail.
@@ -366,7 +380,7 @@ pub async fn follows_with_mail(
     .await
 }
 
-/// An incident an account follows.
+/// An incident an account or a device follows.
 #[derive(Debug, Clone)]
 pub struct Followed {
     pub incident: PublicIncident,
@@ -375,14 +389,15 @@ pub struct Followed {
     pub notified: bool,
 }
 
-/// The incidents `user` follows, most recently followed first, at most `limit`.
+/// The incidents `follower_hash` (an account's or a device's, as given to [`follow`]) follows,
+/// most recently followed first, at most `limit`.
 pub async fn followed_by(
     conn: &mut AsyncPgConnection,
-    user: i64,
+    follower_hash: &[u8],
     limit: i64,
 ) -> QueryResult<Vec<Followed>> {
     let follows: Vec<(i64, DateTime<Utc>, bool)> = incident_follows::table
-        .filter(incident_follows::user_id.eq(user))
+        .filter(incident_follows::follower_hash.eq(follower_hash))
         .order((
             incident_follows::created_at.desc(),
             incident_follows::id.desc(),
@@ -413,6 +428,38 @@ pub async fn followed_by(
             })
         })
         .collect())
+}
+
+/// A page of `incident`'s public history, newest first: the public events of every report it
+/// holds, each change once however many of its reports it moved (a status change, a merge,
+/// a split: same kind, status reached, explanation and instant), each report's creation on
+/// its own. Internal notes never. `before` continues after an entry's `(created_at, id)`; an
+/// entry's id is the smallest of the events it stands for.
+pub async fn public_history(
+    conn: &mut AsyncPgConnection,
+    incident: i64,
+    before: Option<(DateTime<Utc>, i64)>,
+    limit: i64,
+) -> QueryResult<Vec<ReportEvent>> {
+    use diesel::sql_types::{BigInt, Nullable, Timestamptz};
+    diesel::sql_query(
+        "SELECT min(e.id) AS id, min(e.report_id) AS report_id, e.kind, \
+                (array_agg(e.status_from ORDER BY e.id))[1] AS status_from, \
+                e.status_to, e.body, e.created_at \
+         FROM report_events e JOIN reports r ON r.id = e.report_id \
+         WHERE r.incident_id = $1 AND NOT e.is_internal \
+         GROUP BY e.kind, e.status_to, e.body, e.created_at, \
+                  CASE WHEN e.kind = 'created' THEN e.report_id END \
+         HAVING $2::timestamptz IS NULL OR (e.created_at, min(e.id)) < ($2, $3) \
+         ORDER BY e.created_at DESC, id DESC \
+         LIMIT $4",
+    )
+    .bind::<BigInt, _>(incident)
+    .bind::<Nullable<Timestamptz>, _>(before.map(|(at, _)| at))
+    .bind::<BigInt, _>(before.map_or(0, |(_, id)| id))
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
 }
 
 /// Whether `incident` exists and is open.

@@ -79,7 +79,7 @@ pub struct PublicReport {
 }
 
 /// One entry of a report's public history.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = report_events, check_for_backend(diesel::pg::Pg))]
 pub struct ReportEvent {
     pub id: i64,

@@ -3064,6 +3064,198 @@ async fn a_follower_who_also_supports_hears_once() {
     );
 }
 
+/// An incident's public history: every report's public events, each change once however many
+/// reports it moved, newest first, in pages; a crew's internal note never.
+#[tokio::test]
+async fn an_incident_history_shows_each_public_change_once_and_never_a_note() {
+    let app = TestApp::spawn().await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let dispatcher = app.staff("dispatcher", &[&department]).await;
+    let crew = app.staff("crew", &[&department]).await;
+    let first = report(&app, DORCHESTER, "pothole", json!({})).await;
+    let second = report(
+        &app,
+        (DORCHESTER.0 + 0.0014, DORCHESTER.1),
+        "pothole",
+        json!({}),
+    )
+    .await;
+    let job = first["incident_id"].as_i64().unwrap();
+    let (status, merged) = act(
+        &app,
+        &dispatcher,
+        job,
+        "merge",
+        1,
+        Some(json!({"incident_ids": [second["incident_id"]], "explanation": "One crater, two ends."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{merged}");
+    // Both reports move, each gets the event: the history says it once, the note never.
+    let (status, moved) = act(
+        &app,
+        &crew,
+        job,
+        "status",
+        merged["version"].as_i64().unwrap(),
+        Some(
+            json!({"status": "scheduled", "explanation": "Booked for Monday.",
+                    "internal_note": "Cold patch, 2 bags; gate code 4411."}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(
+        app.db
+            .count("report_events WHERE is_internal AND body LIKE 'Cold patch%'")
+            .await,
+        2,
+        "the note is kept, on both reports"
+    );
+
+    let path = format!("/api/v1/incidents/{job}/events");
+    let (status, history) = app.get_json(&path).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert!(!history.to_string().contains("Cold patch"), "{history}");
+    assert!(!history.to_string().contains("4411"), "{history}");
+    let items = history["items"].as_array().unwrap();
+    let summary: Vec<(&str, &str)> = items
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap(),
+                e["status_to"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("status_changed", "scheduled"),
+            ("merged", "submitted"),
+            ("created", "submitted"),
+            ("created", "submitted"),
+        ],
+        "newest first, the status change once: {history}"
+    );
+    assert_eq!(items[0]["explanation"], "Booked for Monday.");
+    assert_eq!(items[0]["status_from"], "submitted");
+    assert_eq!(items[1]["explanation"], "One crater, two ends.");
+    assert!(history["next_cursor"].is_null());
+
+    // In pages of two: the same entries, and no more.
+    let (status, page) = app.get_json(&format!("{path}?limit=2")).await;
+    assert_eq!(status, StatusCode::OK);
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let (status, rest) = app
+        .get_json(&format!("{path}?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rest}");
+    assert!(rest["next_cursor"].is_null(), "{rest}");
+    let paged: Vec<Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["items"].as_array().unwrap())
+        .cloned()
+        .collect();
+    assert_eq!(&paged, items);
+
+    // Bad pages are refused by name; an unknown incident is not found.
+    for query in ["limit=0", "limit=201", "cursor=bm90LWEtY3Vyc29y", "page=2"] {
+        let (status, body) = app.get_json(&format!("{path}?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["code"], "invalid_query", "{query}");
+    }
+    let (status, body) = app.get_json("/api/v1/incidents/999999/events").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "incident_not_found");
+    // The reports' own histories still hold the change, each once.
+    for report in [&first, &second] {
+        let events = events_of(&app, report).await;
+        let changes = events
+            .iter()
+            .filter(|e| e["explanation"] == "Booked for Monday.")
+            .count();
+        assert_eq!(changes, 1);
+    }
+}
+
+/// A phone lists what it follows by its device id (a header: a `GET` has no body), and
+/// stopping to follow what it supported stops the mail its support asked for.
+#[tokio::test]
+async fn a_phone_lists_what_it_follows_and_stopping_stops_the_mail() {
+    let app = TestApp::spawn().await;
+    let department = department_of(&app, DORCHESTER, "pothole").await;
+    let crew = app.staff("crew", &[&department]).await;
+    let job = report(&app, DORCHESTER, "pothole", json!({})).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let phone = "a-phone-that-follows";
+    let me_too = json!({"device_id": phone, "notify_email": "phone@example.org"});
+    let response = app
+        .post_json(&format!("/api/v1/incidents/{job}/supports"), &me_too)
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = app
+        .post_json(
+            &format!("/api/v1/incidents/{job}/follow"),
+            &json!({"device_id": phone}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let follows = async |headers: &[(&str, &str)]| {
+        let (status, body, _) =
+            call(&app, Method::GET, "/api/v1/me/follows", None, headers, None).await;
+        (status, body)
+    };
+    let (status, listed) = follows(&[("Device-Id", phone)]).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["incident"]["id"], job);
+    assert_eq!(listed[0]["notified"], false, "the address is the support's");
+    assert!(!listed.to_string().contains("@example.org"));
+    let (status, other) = follows(&[("Device-Id", "another-phone-01")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(other, json!([]), "another phone follows nothing");
+    let (status, body) = follows(&[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = follows(&[("Device-Id", "short")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "device_id");
+
+    // Stopped: not listed, and the next change is not mailed; the support still counts.
+    let (status, _, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/incidents/{job}/unfollow"),
+        None,
+        &[],
+        Some(json!({"device_id": phone})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(follows(&[("Device-Id", phone)]).await.1, json!([]));
+    let (status, _) = act(
+        &app,
+        &crew,
+        job,
+        "status",
+        1,
+        Some(json!({"status": "acknowledged", "explanation": "Seen."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(news_for(&app, "phone@example.org").await, 0);
+    assert_eq!(
+        news_for(&app, "resident@example.org").await,
+        1,
+        "the reporter hears"
+    );
+    let (_, incident) = app.get_json(&format!("/api/v1/incidents/{job}")).await;
+    assert_eq!(incident["supporters_count"], 1);
+}
+
 /// Signed in, a resident supports an incident once, whichever phone they use.
 #[tokio::test]
 async fn one_support_per_account_whatever_the_device() {

@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { getJob, getQueue, type BBox, type Job, type Problem, type ReportStatus } from '../api';
 import { getSession, onSessionChange, signIn, signOut, withToken, type StoredSession } from '../auth';
-import { formatCoordinate, formatDateTime, isMessageKey } from '../i18n';
+import { formatCoordinate, formatDateTime, formatDueDate, isMessageKey } from '../i18n';
 import {
   cachedJob,
   cacheJobs,
@@ -680,7 +680,9 @@ function JobScreen({ id, session }: { id: number; session: StoredSession }) {
           <>
             <dt>{c('job.due')}</dt>
             <dd>
-              <DateTime iso={job.due_at} lang={lang} />
+              <time dateTime={job.due_at}>
+                {formatDueDate(lang, job.due_at, catalog?.jurisdiction.time_zone)}
+              </time>
             </dd>
           </>
         )}

@@ -12,7 +12,10 @@ export function Candidates(props: {
   confirming: boolean;
   busy: number | null;
   headingRef: Ref<HTMLHeadingElement>;
+  /** The incidents this device follows. */
+  followed: ReadonlySet<number>;
   onMeToo(candidate: DuplicateCandidate): void;
+  onFollow(candidate: DuplicateCandidate, follow: boolean): void;
   onDifferent(): void;
 }) {
   const { lang, t } = useT();
@@ -32,6 +35,7 @@ export function Candidates(props: {
         {props.candidates.map((c, index) => {
           const id = `dup-${c.incident_id}`;
           const reasons = reasonWords(t, c.reasons);
+          const following = props.followed.has(c.incident_id);
           return (
             <li class="card candidate" key={c.incident_id}>
               <h3 id={id}>
@@ -63,6 +67,20 @@ export function Candidates(props: {
               >
                 <span aria-hidden="true">+1 </span>
                 {t('dup.metoo')}
+              </button>
+              {following && (
+                <p class="done">
+                  <span aria-hidden="true">✓ </span>
+                  {t('follow.following')}
+                </p>
+              )}
+              <button
+                type="button"
+                class="secondary follow"
+                aria-describedby={id}
+                onClick={() => props.onFollow(c, !following)}
+              >
+                {t(following ? 'follow.stop' : 'dup.follow')}
               </button>
             </li>
           );

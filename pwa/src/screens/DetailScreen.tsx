@@ -1,9 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import {
   ApiError,
+  getIncident,
   getReport,
   getReportEvents,
   listReportPhotos,
+  type Incident,
   type Photo,
   type Report,
   type ReportEvent,
@@ -12,9 +14,10 @@ import { formatCoordinate } from '../i18n';
 import { listMine } from '../outbox';
 import { linkClick } from '../router';
 import { catalogStore, categoryName, useStore, useT } from '../state';
-import { DateTime, PhotoList, StatusBadge, Timeline } from '../components';
+import { DateTime, DueText, PhotoList, StatusBadge, Timeline } from '../components';
 import { countsText } from '../candidates';
 import { isKnown } from '../incidents';
+import { IncidentActions } from './IncidentActions';
 
 type Loaded =
   | { state: 'loading' }
@@ -27,18 +30,36 @@ export function DetailScreen({ id }: { id: number }) {
   const catalog = useStore(catalogStore);
   const [loaded, setLoaded] = useState<Loaded>({ state: 'loading' });
   const [photos, setPhotos] = useState<Photo[]>([]);
+  /** Its incident, for "me too" and following (not shown offline). */
+  const [incident, setIncident] = useState<Incident | null>(null);
+  /** Sent from this device: its reporter does not say "me too" to it. */
+  const [mine, setMine] = useState(false);
+  const [version, setVersion] = useState(0);
+
+  useEffect(() => {
+    setLoaded({ state: 'loading' });
+    setPhotos([]);
+    setIncident(null);
+    listMine().then(
+      (list) => setMine(list.some((e) => e.id === id)),
+      () => {},
+    );
+  }, [id]);
 
   useEffect(() => {
     let cancelled = false;
-    setLoaded({ state: 'loading' });
-    setPhotos([]);
     listReportPhotos(id).then(
       (list) => !cancelled && setPhotos(list),
       () => {},
     );
     Promise.all([getReport(id), getReportEvents(id)])
       .then(([report, events]) => {
-        if (!cancelled) setLoaded({ state: 'ok', report, events, stale: false });
+        if (cancelled) return;
+        setLoaded({ state: 'ok', report, events, stale: false });
+        getIncident(report.incident_id).then(
+          (found) => !cancelled && setIncident(found),
+          () => {},
+        );
       })
       .catch(async (error: unknown) => {
         if (cancelled) return;
@@ -58,7 +79,7 @@ export function DetailScreen({ id }: { id: number }) {
     return () => {
       cancelled = true;
     };
-  }, [id]);
+  }, [id, version]);
 
   const back = (
     <p>
@@ -111,6 +132,14 @@ export function DetailScreen({ id }: { id: number }) {
             </dd>
           </>
         )}
+        {report.due_at && !report.closed_at && (
+          <>
+            <dt>{t('due.label')}</dt>
+            <dd>
+              <DueText dueAt={report.due_at} overdue={report.overdue} />
+            </dd>
+          </>
+        )}
         <dt>{t('report.detail.created')}</dt>
         <dd>
           <DateTime iso={report.created_at} lang={lang} />
@@ -144,9 +173,22 @@ export function DetailScreen({ id }: { id: number }) {
         </>
       )}
       {photos.length > 0 && <PhotoList photos={photos} />}
+
       {events && (
         <Timeline events={events} headingLevel={2} explanationLang={catalog?.jurisdiction.locale} />
       )}
+      {incident && (
+        <IncidentActions
+          incident={incident}
+          canSupport={!mine}
+          onChanged={() => setVersion((v) => v + 1)}
+        />
+      )}
+      <p>
+        <a href={`/incidents/${report.incident_id}`} onClick={linkClick}>
+          {t('incident.page')}
+        </a>
+      </p>
     </section>
   );
 }

@@ -1,8 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
-import { getIncident, getReport, getReportEvents } from '../api';
+import { getReport, getReportEvents } from '../api';
 import { formatCoordinate } from '../i18n';
 import {
   discard,
+  isFollow,
   isJob,
   isSupport,
   listFollowed,
@@ -10,8 +11,6 @@ import {
   listOutbox,
   onOutboxChange,
   sendOne,
-  unfollow,
-  updateFollowed,
   updateMine,
   type Followed,
   type MyReport,
@@ -28,8 +27,9 @@ import {
   useT,
 } from '../state';
 import { announceResults, requestBackgroundSync } from '../sync';
-import { DateTime, PhotoThumb, ProblemText, StatusBadge, Timeline } from '../components';
+import { DateTime, DueText, PhotoThumb, ProblemText, StatusBadge, Timeline } from '../components';
 import { countsText } from '../candidates';
+import { changeFollowing, refreshFollows } from '../follows';
 
 type ResidentItem = Exclude<OutboxItem, { kind: 'job' }>;
 
@@ -52,35 +52,37 @@ async function refreshMine(entries: readonly MyReport[]): Promise<void> {
   );
 }
 
-async function refreshFollowed(entries: readonly Followed[]): Promise<void> {
-  await Promise.all(
-    entries.slice(0, REFRESH_LIMIT).map(async (entry) => {
-      try {
-        await updateFollowed(await getIncident(entry.incidentId));
-      } catch {
-        // Offline or gone: the last state seen stays.
-      }
-    }),
-  );
-}
+/** The server's list of what this device follows, and their latest news; offline, what was
+ *  seen last stays. */
+const refreshFollowed = () => refreshFollows().catch(() => {});
 
 function FollowedItem({ entry }: { entry: Followed }) {
   const { lang, t } = useT();
   const catalog = useStore(catalogStore);
   const incident = entry.incident;
+  const merged = incident?.merged_into;
+  const page = `/incidents/${merged ?? entry.incidentId}`;
   return (
     <li class="card followed">
-      <h3>
-        {incident
-          ? categoryName(catalog, incident.category.code, lang, incident.category.name)
-          : t('mine.incident', { id: entry.incidentId })}
-        {incident && <span class="muted"> · {t('mine.incident', { id: entry.incidentId })}</span>}
+      <h3 id={`followed-${entry.incidentId}`}>
+        <a href={`/incidents/${entry.incidentId}`} onClick={linkClick}>
+          {incident
+            ? categoryName(catalog, incident.category.code, lang, incident.category.name)
+            : t('mine.incident', { id: entry.incidentId })}
+          {incident && <span class="muted"> · {t('mine.incident', { id: entry.incidentId })}</span>}
+        </a>
       </h3>
       {incident && (
         <>
           <p class="meta">
             <StatusBadge status={incident.status} /> {countsText(t, incident)}
           </p>
+          {incident.due_at && !incident.closed_at && (
+            <p class="meta">
+              <DueText dueAt={incident.due_at} overdue={incident.overdue} />
+            </p>
+          )}
+          {merged && <p class="notice">{t('incident.merged', { id: merged })}</p>}
           {incident.address && <p class="address">{incident.address}</p>}
           {incident.description && <p class="description clamp">{incident.description}</p>}
           <p class="muted small">
@@ -94,13 +96,26 @@ function FollowedItem({ entry }: { entry: Followed }) {
           </p>
         </>
       )}
+      {entry.events && entry.events.length > 0 && (
+        <Timeline
+          events={entry.events}
+          newestFirst
+          explanationLang={catalog?.jurisdiction.locale}
+        />
+      )}
       <div class="actions">
+        {(entry.moreEvents || merged) && (
+          <a href={page} onClick={linkClick} class="secondary">
+            {t('mine.incident.open')}
+          </a>
+        )}
         <button
           type="button"
           class="link"
-          onClick={() => void unfollow(entry.incidentId)}
+          aria-describedby={`followed-${entry.incidentId}`}
+          onClick={() => void changeFollowing(entry.incidentId, false, incident)}
         >
-          {t('mine.unfollow')}
+          {t('follow.stop')}
         </button>
       </div>
     </li>
@@ -120,13 +135,15 @@ function PendingItem({
   const catalog = useStore(catalogStore);
   const [confirming, setConfirming] = useState(false);
   const headingId = `pending-${item.key}`;
-  const report = isSupport(item) ? null : item;
+  const report = isSupport(item) || isFollow(item) ? null : item;
   return (
     <li class={`card pending state-${item.state}`}>
       <h3 id={headingId}>
         {report
           ? categoryName(catalog, report.body.category, lang)
-          : t('mine.support.pending', { id: isSupport(item) ? item.incidentId : '' })}
+          : isFollow(item)
+            ? t(item.follow ? 'mine.follow.pending' : 'mine.unfollow.pending', { id: item.incidentId })
+            : t('mine.support.pending', { id: isSupport(item) ? item.incidentId : '' })}
       </h3>
       <p class="meta">
         {t('mine.saved.at', { date: '' })}
@@ -209,6 +226,12 @@ function SentItem({ entry }: { entry: MyReport }) {
       <p class="meta">
         <StatusBadge status={report.status} />
       </p>
+      {/* Reports kept on this device by an older version have no due date. */}
+      {report.due_at && !report.closed_at && (
+        <p class="meta">
+          <DueText dueAt={report.due_at} overdue={report.overdue} />
+        </p>
+      )}
       {report.description && <p class="description">{report.description}</p>}
       {entry.photo && (
         <div class="photo-row">
@@ -251,9 +274,8 @@ export function MineScreen() {
       void load().then(async (sent) => {
         // Reports just sent have no history yet: fetch it.
         const fresh = sent.filter((e) => e.events === null);
-        const unseen = (await listFollowed()).filter((f) => f.incident === null);
-        if ((fresh.length || unseen.length) && navigator.onLine) {
-          await Promise.all([refreshMine(fresh), refreshFollowed(unseen)]);
+        if (fresh.length && navigator.onLine) {
+          await refreshMine(fresh);
           await load();
         }
       });
@@ -263,9 +285,7 @@ export function MineScreen() {
 
   useEffect(() => {
     if (!online) return;
-    void Promise.all([listMine().then(refreshMine), listFollowed().then(refreshFollowed)]).then(
-      load,
-    );
+    void Promise.all([listMine().then(refreshMine), refreshFollowed()]).then(load);
   }, [online]);
 
   async function sendNow(key: string): Promise<void> {

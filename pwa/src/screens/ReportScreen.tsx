@@ -27,11 +27,13 @@ import {
   useT,
 } from '../state';
 import { announceResults, requestBackgroundSync } from '../sync';
+import { AddressField } from './AddressField';
 import { Candidates } from './Candidates';
+import { changeFollowing, useFollowedIds } from '../follows';
 import { CategoryOptions, PhotoPicker, ProblemText, TextField } from '../components';
 import { useLazyMap } from '../map/useLazyMap';
 
-type Source = 'gps' | 'map' | 'typed';
+type Source = 'gps' | 'map' | 'typed' | 'address';
 
 interface Position {
   lat: number;
@@ -100,11 +102,13 @@ export function ReportScreen() {
   const [confirming, setConfirming] = useState(false);
   const [supporting, setSupporting] = useState<number | null>(null);
   const candidatesHeading = useRef<HTMLHeadingElement>(null);
+  const followedIds = useFollowedIds();
   const typed = useRef({ address, description });
   typed.current = { address, description };
   const bbox = catalog?.jurisdiction.bbox as BBox | undefined;
 
-  function locate(): void {
+  /** `automatic`: asked when the form opens, it does not move a position placed otherwise. */
+  function locate(automatic = false): void {
     if (!('geolocation' in navigator)) {
       setGps({ state: 'error', reason: 'report.gps.unsupported' });
       return;
@@ -113,12 +117,14 @@ export function ReportScreen() {
     navigator.geolocation.getCurrentPosition(
       (p) => {
         setGps({ state: 'idle' });
-        setPosition({
+        const fix: Position = {
           lat: p.coords.latitude,
           lon: p.coords.longitude,
           accuracy: Math.round(p.coords.accuracy),
           source: 'gps',
-        });
+        };
+        // A slow first fix must not undo an address chosen or a tap made meanwhile.
+        setPosition((placed) => (automatic && placed && placed.source !== 'gps' ? placed : fix));
       },
       (e) =>
         setGps({
@@ -131,7 +137,7 @@ export function ReportScreen() {
 
   // The fewest taps: ask for the position as soon as the form opens.
   useEffect(() => {
-    if (!draft) locate();
+    if (!draft) locate(true);
   }, []);
 
   const { element: mapElement, map: picker } = useLazyMap(bbox, ({ createPickerMap }, element, bounds) =>
@@ -346,10 +352,24 @@ export function ReportScreen() {
               </span>
             )}
           </p>
-          <button type="button" class="secondary" onClick={locate}>
+          <button type="button" class="secondary" onClick={() => locate()}>
             <span aria-hidden="true">◎</span>
             {t('report.gps')}
           </button>
+          <AddressField
+            value={address}
+            onValue={setAddress}
+            onChoose={(found) =>
+              setPosition({
+                lat: found.latitude,
+                lon: found.longitude,
+                accuracy: null,
+                source: 'address',
+              })
+            }
+            jurisdiction={catalog?.jurisdiction.slug}
+            invalid={invalidFields.has('f-address')}
+          />
           <div
             ref={mapElement}
             class="map picker"
@@ -382,15 +402,6 @@ export function ReportScreen() {
           <p id="f-coords-hint" class={coordsError ? 'hint warn' : 'hint'}>
             {coordsError ? t('report.coords.invalid') : t('report.coords.hint')}
           </p>
-          <TextField
-            id="f-address"
-            label={t('report.address')}
-            maxLength={300}
-            autoComplete="street-address"
-            value={address}
-            invalid={invalidFields.has('f-address')}
-            onValue={setAddress}
-          />
         </fieldset>
 
         {groups.length === 0 ? (
@@ -447,7 +458,9 @@ export function ReportScreen() {
               confirming={confirming}
               busy={supporting}
               headingRef={candidatesHeading}
+              followed={followedIds}
               onMeToo={(c) => void meToo(c)}
+              onFollow={(c, follow) => void changeFollowing(c.incident_id, follow, null, email.trim())}
               onDifferent={chooseDifferent}
             />
           ))}

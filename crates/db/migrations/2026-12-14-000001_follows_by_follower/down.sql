@@ -1,0 +1,1 @@
+DROP INDEX incident_follows_follower_idx;
