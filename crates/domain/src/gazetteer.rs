@@ -43,6 +43,10 @@ const CANONICAL: &[(&str, &str)] = &[
     ("mount", "mt"),
     ("point", "pt"),
     ("expressway", "expy"),
+    ("crescent", "cres"),
+    ("turnpike", "tpke"),
+    ("wy", "way"),
+    ("fort", "ft"),
     ("north", "n"),
     ("south", "s"),
     ("east", "e"),
@@ -61,7 +65,7 @@ const CANONICAL: &[(&str, &str)] = &[
 ];
 
 /// Words that join the two streets of an intersection.
-const JOINERS: &[&str] = &["&", "and", "/", "@"];
+pub(crate) const JOINERS: &[&str] = &["&", "and", "/", "@"];
 
 fn canonical(word: &str) -> String {
     CANONICAL
@@ -130,7 +134,7 @@ pub struct StreetKey {
 
 /// `33`, `12a`, `145-151`: the numbers a house number covers. A range written backwards
 /// (`12-4`, Boston's shorthand for 12–14) covers its first number only.
-fn house_numbers(word: &str) -> Option<(i32, i32)> {
+pub(crate) fn house_numbers(word: &str) -> Option<(i32, i32)> {
     fn number(part: &str) -> Option<i32> {
         let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
         let rest = &part[digits.len()..];

@@ -9,11 +9,13 @@
 
 use std::collections::BTreeSet;
 
+use crate::gazetteer::{self, JOINERS};
+
 /// An address read as house numbers and streets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreetAddress {
     /// The inclusive range of house numbers ("145-151"), or one number twice.
-    numbers: Option<(u32, u32)>,
+    numbers: Option<(i32, i32)>,
     /// The streets named: one, or two (or more) at a corner.
     streets: BTreeSet<String>,
 }
@@ -29,95 +31,16 @@ pub enum Correspondence {
     OtherStreet,
 }
 
-/// Full and abbreviated street types, as their abbreviation.
-const STREET_TYPES: &[(&str, &str)] = &[
-    ("street", "st"),
-    ("st", "st"),
-    ("avenue", "ave"),
-    ("ave", "ave"),
-    ("av", "ave"),
-    ("road", "rd"),
-    ("rd", "rd"),
-    ("boulevard", "blvd"),
-    ("blvd", "blvd"),
-    ("place", "pl"),
-    ("pl", "pl"),
-    ("square", "sq"),
-    ("sq", "sq"),
-    ("terrace", "ter"),
-    ("terr", "ter"),
-    ("ter", "ter"),
-    ("court", "ct"),
-    ("ct", "ct"),
-    ("drive", "dr"),
-    ("dr", "dr"),
-    ("parkway", "pkwy"),
-    ("pkwy", "pkwy"),
-    ("highway", "hwy"),
-    ("hwy", "hwy"),
-    ("lane", "ln"),
-    ("ln", "ln"),
-    ("way", "way"),
-    ("wy", "way"),
-    ("row", "row"),
-    ("wharf", "whf"),
-    ("whf", "whf"),
-    ("circle", "cir"),
-    ("cir", "cir"),
-    ("plaza", "plz"),
-    ("plz", "plz"),
-    ("alley", "aly"),
-    ("aly", "aly"),
-    ("extension", "ext"),
-    ("ext", "ext"),
-    ("crescent", "cres"),
-    ("cres", "cres"),
-    ("turnpike", "tpke"),
-    ("tpke", "tpke"),
-    ("pike", "pike"),
-    ("path", "path"),
-    ("park", "park"),
-];
-
-/// Other words written in full or abbreviated: compass points, ordinals, saints.
-const ABBREVIATIONS: &[(&str, &str)] = &[
-    ("north", "n"),
-    ("south", "s"),
-    ("east", "e"),
-    ("west", "w"),
-    ("first", "1st"),
-    ("second", "2nd"),
-    ("third", "3rd"),
-    ("fourth", "4th"),
-    ("fifth", "5th"),
-    ("sixth", "6th"),
-    ("seventh", "7th"),
-    ("eighth", "8th"),
-    ("ninth", "9th"),
-    ("tenth", "10th"),
-    ("saint", "st"),
-    ("mount", "mt"),
-    ("fort", "ft"),
+/// Street types as [`gazetteer::words`] spells them (`Street` is already `st`).
+const STREET_TYPES: &[&str] = &[
+    "st", "ave", "rd", "blvd", "pl", "sq", "ter", "ct", "dr", "pkwy", "hwy", "ln", "way", "row",
+    "whf", "cir", "plz", "aly", "ext", "cres", "tpke", "pike", "path", "park",
 ];
 
 const COMPASS_POINTS: &[&str] = &["n", "s", "e", "w"];
 
-fn street_type(word: &str) -> Option<&'static str> {
-    STREET_TYPES
-        .iter()
-        .find(|(written, _)| *written == word)
-        .map(|(_, abbreviation)| *abbreviation)
-}
-
-fn normalized(word: &str) -> String {
-    street_type(word)
-        .or_else(|| {
-            ABBREVIATIONS
-                .iter()
-                .find(|(written, _)| *written == word)
-                .map(|(_, abbreviation)| *abbreviation)
-        })
-        .map_or_else(|| word.to_owned(), str::to_owned)
+fn is_type(word: &str) -> bool {
+    STREET_TYPES.contains(&word)
 }
 
 /// A one-word street named for its kind of way: Broadway, Fenway, Jamaicaway.
@@ -125,63 +48,10 @@ fn is_way_name(word: &str) -> bool {
     word.len() > 3 && word.ends_with("way")
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
-    Word(String),
-    /// `&`, `@` or `/`: the address names a corner.
-    Corner,
-    /// A hyphen, as in a range of house numbers.
-    Dash,
-}
-
-fn tokens(line: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    let mut word = String::new();
-    let flush = |word: &mut String, tokens: &mut Vec<Token>| {
-        if !word.is_empty() {
-            tokens.push(Token::Word(std::mem::take(word)));
-        }
-    };
-    for c in line.chars() {
-        match c {
-            // O'Callaghan is one name.
-            '\'' | '\u{2019}' => {}
-            c if c.is_alphanumeric() => word.extend(c.to_lowercase()),
-            '&' | '@' | '/' => {
-                flush(&mut word, &mut tokens);
-                tokens.push(Token::Corner);
-            }
-            '-' => {
-                flush(&mut word, &mut tokens);
-                tokens.push(Token::Dash);
-            }
-            _ => flush(&mut word, &mut tokens),
-        }
-    }
-    flush(&mut word, &mut tokens);
-    tokens
-}
-
-/// The leading number of a house number such as `12` or `12a`.
-fn house_number(word: &str) -> Option<u32> {
-    let digits: String = word.chars().take_while(char::is_ascii_digit).collect();
-    let rest = &word[digits.len()..];
-    if digits.is_empty() || rest.chars().count() > 1 {
-        return None;
-    }
-    digits.parse().ok()
-}
-
 /// A street's words reduced to its name and type: "s walter st roslindale ma" -> "walter st".
 /// Words without a type word name a street only where the address says it is one (after a
 /// house number, or at a corner): alone, "Boston" is a place, not a street.
 fn street(words: &[String], surely_a_street: bool) -> Option<String> {
-    let words: Vec<String> = words.iter().map(|w| normalized(w)).collect();
-    let is_type = |word: &str| {
-        STREET_TYPES
-            .iter()
-            .any(|(_, abbreviation)| *abbreviation == word)
-    };
     // The street ends at its type word (the last of a run: "Savin Hill Ave", "Park Dr").
     let end = words.iter().enumerate().position(|(index, word)| {
         let ends_here = (index > 0 && is_type(word)) || is_way_name(word);
@@ -206,50 +76,28 @@ fn street(words: &[String], surely_a_street: bool) -> Option<String> {
 }
 
 impl StreetAddress {
-    /// Reads `text`; `None` when it names no street.
+    /// Reads `text` with the gazetteer's spelling of words; `None` when it names no street.
     pub fn parse(text: &str) -> Option<Self> {
         // Only the first line says where: "145 Ipswich St, Boston, MA" -> "145 Ipswich St".
         let line = text.split([',', '\n']).next().unwrap_or_default();
-        let mut tokens = tokens(line);
-        let leading_words: Vec<&str> = tokens
-            .iter()
-            .take(2)
-            .filter_map(|t| match t {
-                Token::Word(w) => Some(w.as_str()),
-                _ => None,
-            })
-            .collect();
-        if matches!(leading_words.as_slice(), ["intersection" | "corner", "of"]) {
-            tokens.drain(..2);
+        let mut words = gazetteer::words(line);
+        if matches!(words.as_slice(), [first, second, ..]
+            if (first == "intersection" || first == "corner") && second == "of")
+        {
+            words.drain(..2);
         }
         // A house number, or a range of them, before the street.
         let mut numbers = None;
-        if let Some(Token::Word(first)) = tokens.first()
-            && let Some(low) = house_number(first)
+        if let Some(first) = words.first()
+            && let Some(range) = gazetteer::house_numbers(first)
+            && words[1..].iter().any(|w| !JOINERS.contains(&w.as_str()))
         {
-            let high = match (tokens.get(1), tokens.get(2)) {
-                (Some(Token::Dash), Some(Token::Word(second))) => house_number(second),
-                _ => None,
-            };
-            let consumed = if high.is_some() { 3 } else { 1 };
-            if tokens[consumed..]
-                .iter()
-                .any(|t| matches!(t, Token::Word(_)))
-            {
-                let high = high.unwrap_or(low);
-                numbers = Some((low.min(high), low.max(high)));
-                tokens.drain(..consumed);
-            }
+            numbers = Some(range);
+            words.remove(0);
         }
-        let mut parts: Vec<Vec<String>> = vec![Vec::new()];
-        for token in tokens {
-            match token {
-                Token::Word(word) if word == "and" => parts.push(Vec::new()),
-                Token::Word(word) => parts.last_mut()?.push(word),
-                Token::Corner => parts.push(Vec::new()),
-                Token::Dash => {}
-            }
-        }
+        let parts: Vec<&[String]> = words
+            .split(|word| JOINERS.contains(&word.as_str()))
+            .collect();
         let surely_a_street = numbers.is_some() || parts.len() > 1;
         let streets: BTreeSet<String> = parts
             .iter()
