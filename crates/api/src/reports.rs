@@ -250,14 +250,6 @@ pub struct IncidentCounts {
     pub supporters_count: i32,
 }
 
-impl IncidentCounts {
-    /// A problem known from one report only.
-    const ALONE: Self = Self {
-        report_count: 1,
-        supporters_count: 0,
-    };
-}
-
 fn named(code: Option<String>, name: Option<String>) -> Option<Named> {
     Some(Named {
         code: code?,
@@ -266,7 +258,7 @@ fn named(code: Option<String>, name: Option<String>) -> Option<Named> {
 }
 
 impl Report {
-    fn from_row(row: PublicReport, incident: IncidentCounts) -> Result<Self, ApiError> {
+    fn from_row(row: PublicReport) -> Result<Self, ApiError> {
         let status = row
             .status
             .parse::<ReportStatus>()
@@ -283,7 +275,10 @@ impl Report {
                 name: row.category_name,
             },
             incident_id: row.incident_id,
-            incident,
+            incident: IncidentCounts {
+                report_count: row.incident_report_count,
+                supporters_count: row.incident_supporters_count,
+            },
             latitude: row.location.y,
             longitude: row.location.x,
             location_accuracy_m: row.location_accuracy_m,
@@ -319,37 +314,6 @@ pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey
     IdempotencyKey::new(text).map(Some).map_err(invalid)
 }
 
-/// Reports with their incidents' counts (one more query for the whole page).
-async fn with_incident_counts(
-    conn: &mut signalons_db::AsyncPgConnection,
-    rows: Vec<PublicReport>,
-) -> Result<Vec<Report>, ApiError> {
-    let mut ids: Vec<i64> = rows.iter().map(|row| row.incident_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let counts: std::collections::HashMap<i64, IncidentCounts> = incidents::counts(conn, &ids)
-        .await?
-        .into_iter()
-        .map(|(id, report_count, supporters_count)| {
-            let counts = IncidentCounts {
-                report_count,
-                supporters_count,
-            };
-            (id, counts)
-        })
-        .collect();
-    rows.into_iter()
-        .map(|row| {
-            // Merged away between the two reads: its own report at least.
-            let incident = counts
-                .get(&row.incident_id)
-                .copied()
-                .unwrap_or(IncidentCounts::ALONE);
-            Report::from_row(row, incident)
-        })
-        .collect()
-}
-
 async fn load_report(
     conn: &mut signalons_db::AsyncPgConnection,
     id: i64,
@@ -357,10 +321,7 @@ async fn load_report(
     let row = report_queries::find_public(conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("report_not_found", format!("no report {id}")))?;
-    with_incident_counts(conn, vec![row])
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::not_found("report_not_found", format!("no report {id}")))
+    Report::from_row(row)
 }
 
 /// One open incident that may be the problem being reported.
@@ -950,7 +911,10 @@ pub async fn list_reports(
     } else {
         None
     };
-    let items = with_incident_counts(&mut conn, rows).await?;
+    let items = rows
+        .into_iter()
+        .map(Report::from_row)
+        .collect::<Result<_, _>>()?;
     Ok(web::Json(ReportPage { items, next_cursor }))
 }
 

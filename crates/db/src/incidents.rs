@@ -125,26 +125,6 @@ pub async fn find_public(
         .optional()
 }
 
-/// How many reports and supporters each of `ids` has now, as `(id, reports, supporters)`;
-/// unknown ids are left out.
-pub async fn counts(
-    conn: &mut AsyncPgConnection,
-    ids: &[i64],
-) -> QueryResult<Vec<(i64, i32, i32)>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    incidents::table
-        .filter(incidents::id.eq_any(ids))
-        .select((
-            incidents::id,
-            incidents::report_count,
-            incidents::supporters_count,
-        ))
-        .load(conn)
-        .await
-}
-
 /// Counts one more supporter of `incident` (in the caller's transaction); returns the new
 /// count.
 async fn count_supporter(

@@ -76,6 +76,10 @@ pub struct PublicReport {
     pub external_media_url: Option<String>,
     /// When its incident should be done (the category's service level), if promised.
     pub due_at: Option<DateTime<Utc>>,
+    /// Reports of its incident, this one included.
+    pub incident_report_count: i32,
+    /// Residents who reported its incident again or said "me too".
+    pub incident_supporters_count: i32,
 }
 
 /// One entry of a report's public history.

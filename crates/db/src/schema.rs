@@ -208,6 +208,8 @@ diesel::table! {
         closed_at -> Nullable<Timestamptz>,
         external_media_url -> Nullable<Text>,
         due_at -> Nullable<Timestamptz>,
+        incident_report_count -> Int4,
+        incident_supporters_count -> Int4,
     }
 }
 
