@@ -243,7 +243,7 @@ impl BulkConnection {
         // Stored as already folded: their map counts are added here, in the same transaction.
         let fold = format!(
             "WITH moved AS ( \
-                SELECT category_id, status, ST_X(location::geometry) AS lon, \
+                SELECT id, category_id, status, ST_X(location::geometry) AS lon, \
                        ST_Y(location::geometry) AS lat \
                 FROM reports WHERE id = ANY($1) \
             ) {FOLD_INTO_CELLS}"

@@ -9,23 +9,29 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use signalons_domain::map_grid::CellRange;
 
-/// The second half of a fold: adds the rows of a CTE named `moved` (`category_id`, `status`,
-/// `lon`, `lat`) to every stored level, and answers how many rows were added.
-/// Shifting a level-18 cell number right by k gives its cell at level 18 - k exactly.
+/// The second half of a fold: adds the rows of a CTE named `moved` (`id`, `category_id`,
+/// `status`, `lon`, `lat`) to every stored level (2 to [`FINEST_STORED_LEVEL`]), and answers
+/// how many rows were added. Shifting a level-20 cell number right by k gives its cell at level
+/// 20 - k exactly.
+///
+/// [`FINEST_STORED_LEVEL`]: signalons_domain::map_grid::FINEST_STORED_LEVEL
 pub(crate) const FOLD_INTO_CELLS: &str = "\
     , fine AS ( \
-        SELECT map_cell_x(lon, 18) AS x, map_cell_y(lat, 18) AS y, category_id, status, \
-               count(*) AS n, sum(lon) AS sx, sum(lat) AS sy \
+        SELECT map_cell_x(lon, 20) AS x, map_cell_y(lat, 20) AS y, category_id, status, \
+               count(*) AS n, sum(lon) AS sx, sum(lat) AS sy, sum(id) AS si \
         FROM moved GROUP BY 1, 2, 3, 4 \
     ), added AS ( \
-        INSERT INTO map_cells AS m (level, cell_x, cell_y, category_id, status, reports, sum_lon, sum_lat) \
-        SELECT l, x >> (18 - l), y >> (18 - l), category_id, status, sum(n)::integer, sum(sx), sum(sy) \
-        FROM fine CROSS JOIN generate_series(2, 18) AS l \
+        INSERT INTO map_cells AS m (level, cell_x, cell_y, category_id, status, reports, sum_lon, \
+                                    sum_lat, sum_id) \
+        SELECT l, x >> (20 - l), y >> (20 - l), category_id, status, sum(n)::integer, sum(sx), \
+               sum(sy), sum(si)::bigint \
+        FROM fine CROSS JOIN generate_series(2, 20) AS l \
         GROUP BY 1, 2, 3, 4, 5 \
         ON CONFLICT (level, cell_x, cell_y, category_id, status) DO UPDATE \
         SET reports = m.reports + excluded.reports, \
             sum_lon = m.sum_lon + excluded.sum_lon, \
-            sum_lat = m.sum_lat + excluded.sum_lat \
+            sum_lat = m.sum_lat + excluded.sum_lat, \
+            sum_id = m.sum_id + excluded.sum_id \
     ) \
     SELECT count(*) AS folded FROM moved";
 
@@ -45,7 +51,7 @@ pub async fn fold(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<i64> 
             FROM (SELECT id FROM reports WHERE NOT map_folded ORDER BY id LIMIT $1 \
                   FOR UPDATE SKIP LOCKED) AS pick \
             WHERE r.id = pick.id AND NOT r.map_folded \
-            RETURNING r.category_id, r.status, ST_X(r.location::geometry) AS lon, \
+            RETURNING r.id, r.category_id, r.status, ST_X(r.location::geometry) AS lon, \
                       ST_Y(r.location::geometry) AS lat \
         ) {FOLD_INTO_CELLS}"
     );
@@ -138,7 +144,8 @@ pub async fn cells(
     let parts = if range.is_stored() {
         format!(
             "SELECT cell_x, cell_y, sum(reports)::bigint AS reports, sum(sum_lon) AS sum_lon, \
-                    sum(sum_lat) AS sum_lat, NULL::bigint AS report_id \
+                    sum(sum_lat) AS sum_lat, \
+                    CASE WHEN sum(reports) = 1 THEN sum(sum_id)::bigint END AS report_id \
              FROM map_cells \
              WHERE level = $1 AND cell_x BETWEEN $2 AND $3 AND cell_y BETWEEN $4 AND $5{conditions} \
              GROUP BY cell_x, cell_y \

@@ -302,6 +302,7 @@ diesel::table! {
         reports -> Int4,
         sum_lon -> Float8,
         sum_lat -> Float8,
+        sum_id -> Int8,
     }
 }
 

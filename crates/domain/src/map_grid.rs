@@ -1,9 +1,9 @@
 //! The map's grid: Web Mercator cells numbered like slippy-map tiles (2^level per side, x
 //! eastward from 180°W, y southward from 85.05°N). A map at zoom `z` is clustered on cells of
 //! level `z + 2`, a quarter of a 256-pixel tile (64 pixels) each. The database stores report
-//! counts for levels [`COARSEST_STORED_LEVEL`]..=[`FINEST_STORED_LEVEL`] (migration
-//! `map_aggregates`, whose SQL functions use the same formulas); finer levels are counted from
-//! the reports in view.
+//! counts for levels [`COARSEST_STORED_LEVEL`]..=[`FINEST_STORED_LEVEL`] (migrations
+//! `map_aggregates` and `map_cells_to_zoom_18`, whose SQL functions use the same formulas);
+//! finer levels are counted from the reports in view.
 
 use std::f64::consts::PI;
 
@@ -13,8 +13,8 @@ use crate::{BoundingBox, Violation};
 pub const CELL_LEVELS_BELOW_TILE: u8 = 2;
 /// The coarsest level with stored counts (zoom 0).
 pub const COARSEST_STORED_LEVEL: u8 = CELL_LEVELS_BELOW_TILE;
-/// The finest level with stored counts (zoom 16; cells of about 110 m in Boston).
-pub const FINEST_STORED_LEVEL: u8 = 18;
+/// The finest level with stored counts (zoom 18; cells of about 28 m in Boston).
+pub const FINEST_STORED_LEVEL: u8 = 20;
 /// The highest zoom a map may ask for.
 pub const MAX_ZOOM: u8 = 20;
 /// The most cells one answer covers (64 × 64 cells: a 4096-pixel-wide screen).
@@ -170,7 +170,7 @@ mod tests {
     #[test]
     fn zoom_picks_a_level_and_is_bounded() {
         assert_eq!(MapZoom::new(0).unwrap().cell_level(), 2);
-        assert_eq!(MapZoom::new(16).unwrap().cell_level(), FINEST_STORED_LEVEL);
+        assert_eq!(MapZoom::new(18).unwrap().cell_level(), FINEST_STORED_LEVEL);
         assert!(MapZoom::new(21).is_err());
         assert!(MapZoom::new(-1).is_err());
     }

@@ -70,7 +70,7 @@ async fn the_generator_tops_up_consistently_and_counts_on_the_map() {
         0,
         "open reports are submitted, closed ones carry their closing time"
     );
-    for level in [2, 10, 18] {
+    for level in [2, 10, 18, 20] {
         assert_eq!(
             scalar(
                 &db,
@@ -186,10 +186,35 @@ async fn clusters_are_exact_before_and_after_folding_and_revalidate() {
     let resolved = clusters(&app, &format!("bbox={BOSTON}&zoom=8&status=resolved")).await;
     assert_eq!(resolved["total"], 1);
 
-    // At street level a lone report is named.
-    let downtown = clusters(&app, "bbox=-71.0610,42.3550,-71.0596,42.3560&zoom=19").await;
-    assert_eq!(downtown["clusters"][0]["report_id"], ids[1]);
-    assert_eq!(downtown["clusters"][0]["count"], 1);
+    // At street level a lone report is named: from the stored counts (zoom 17, 18), from the
+    // reports (19, 20), and once a new report shares its cell, no longer.
+    for zoom in 17..=20 {
+        let downtown = clusters(
+            &app,
+            &format!("bbox=-71.0610,42.3550,-71.0596,42.3560&zoom={zoom}"),
+        )
+        .await;
+        assert_eq!(downtown["clusters"][0]["report_id"], ids[1], "zoom {zoom}");
+        assert_eq!(downtown["clusters"][0]["count"], 1, "zoom {zoom}");
+    }
+    report(&app, "graffiti", 42.3555, -71.0603).await;
+    for zoom in [17, 20] {
+        let downtown = clusters(
+            &app,
+            &format!("bbox=-71.0610,42.3550,-71.0596,42.3560&zoom={zoom}"),
+        )
+        .await;
+        assert_eq!(downtown["clusters"][0]["count"], 2, "zoom {zoom}");
+        assert_eq!(
+            downtown["clusters"][0]["report_id"],
+            Value::Null,
+            "zoom {zoom}"
+        );
+    }
+    assert_eq!(signalons_db::map::fold(&mut conn, 10_000).await.unwrap(), 1);
+    let folded = clusters(&app, "bbox=-71.0610,42.3550,-71.0596,42.3560&zoom=17").await;
+    assert_eq!(folded["clusters"][0]["count"], 2);
+    assert_eq!(folded["clusters"][0]["report_id"], Value::Null);
 
     // Revalidation: the same ETag answers 304 until a report changes.
     let url = app.url(&format!("/api/v1/map/clusters?bbox={BOSTON}&zoom=12"));
