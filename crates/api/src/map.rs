@@ -49,7 +49,7 @@ pub struct Cluster {
     pub latitude: f64,
     pub longitude: f64,
     pub count: i64,
-    /// The report, when the cell holds only one and the zoom is fine enough to tell it (17+).
+    /// The report, when the cell holds exactly one.
     pub report_id: Option<i64>,
 }
 
