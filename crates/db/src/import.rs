@@ -82,6 +82,23 @@ pub struct DepartmentSeed<'a> {
     pub channel_config: serde_json::Value,
 }
 
+const INSERT_DEPARTMENT_SQL: &str = "INSERT INTO departments (jurisdiction_id, code, name, \
+         names, channel, channel_config) \
+     VALUES ($1, $2, $3, $4, $5, $6) ";
+
+/// An admin's definition replaces everything, channel included.
+const REPLACE_DEPARTMENT_SQL: &str = "ON CONFLICT (jurisdiction_id, code) DO UPDATE SET \
+         name = excluded.name, names = excluded.names, channel = excluded.channel, \
+         channel_config = excluded.channel_config \
+     WHERE (departments.name, departments.names, departments.channel, departments.channel_config) \
+           IS DISTINCT FROM (excluded.name, excluded.names, excluded.channel, excluded.channel_config)";
+
+/// Loaded data only renames: the channel and its configuration are the operator's once the
+/// department exists.
+const RENAME_DEPARTMENT_SQL: &str = "ON CONFLICT (jurisdiction_id, code) DO UPDATE SET \
+         name = excluded.name, names = excluded.names \
+     WHERE (departments.name, departments.names) IS DISTINCT FROM (excluded.name, excluded.names)";
+
 /// Creates or replaces a department of `jurisdiction` as an admin defines it, channel
 /// included; returns its id.
 pub async fn upsert_department(
@@ -89,29 +106,7 @@ pub async fn upsert_department(
     jurisdiction: i64,
     seed: &DepartmentSeed<'_>,
 ) -> QueryResult<i64> {
-    diesel::sql_query(
-        "INSERT INTO departments (jurisdiction_id, code, name, names, channel, channel_config) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (jurisdiction_id, code) DO UPDATE SET name = excluded.name, \
-             names = excluded.names, channel = excluded.channel, \
-             channel_config = excluded.channel_config \
-         WHERE (departments.name, departments.names, departments.channel, departments.channel_config) \
-               IS DISTINCT FROM (excluded.name, excluded.names, excluded.channel, excluded.channel_config)",
-    )
-    .bind::<BigInt, _>(jurisdiction)
-    .bind::<Text, _>(seed.code)
-    .bind::<Text, _>(seed.name)
-    .bind::<Jsonb, _>(&seed.names)
-    .bind::<Text, _>(seed.channel)
-    .bind::<Jsonb, _>(&seed.channel_config)
-    .execute(conn)
-    .await?;
-    departments::table
-        .filter(departments::jurisdiction_id.eq(jurisdiction))
-        .filter(departments::code.eq(seed.code))
-        .select(departments::id)
-        .first(conn)
-        .await
+    write_department(conn, jurisdiction, seed, REPLACE_DEPARTMENT_SQL).await
 }
 
 /// Creates a department of `jurisdiction` from demo or imported data, or renames it when it
@@ -122,22 +117,24 @@ pub async fn seed_department(
     jurisdiction: i64,
     seed: &DepartmentSeed<'_>,
 ) -> QueryResult<i64> {
-    diesel::sql_query(
-        "INSERT INTO departments (jurisdiction_id, code, name, names, channel, channel_config) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (jurisdiction_id, code) DO UPDATE SET name = excluded.name, \
-             names = excluded.names \
-         WHERE (departments.name, departments.names) \
-               IS DISTINCT FROM (excluded.name, excluded.names)",
-    )
-    .bind::<BigInt, _>(jurisdiction)
-    .bind::<Text, _>(seed.code)
-    .bind::<Text, _>(seed.name)
-    .bind::<Jsonb, _>(&seed.names)
-    .bind::<Text, _>(seed.channel)
-    .bind::<Jsonb, _>(&seed.channel_config)
-    .execute(conn)
-    .await?;
+    write_department(conn, jurisdiction, seed, RENAME_DEPARTMENT_SQL).await
+}
+
+async fn write_department(
+    conn: &mut AsyncPgConnection,
+    jurisdiction: i64,
+    seed: &DepartmentSeed<'_>,
+    on_conflict: &str,
+) -> QueryResult<i64> {
+    diesel::sql_query(format!("{INSERT_DEPARTMENT_SQL}{on_conflict}"))
+        .bind::<BigInt, _>(jurisdiction)
+        .bind::<Text, _>(seed.code)
+        .bind::<Text, _>(seed.name)
+        .bind::<Jsonb, _>(&seed.names)
+        .bind::<Text, _>(seed.channel)
+        .bind::<Jsonb, _>(&seed.channel_config)
+        .execute(conn)
+        .await?;
     departments::table
         .filter(departments::jurisdiction_id.eq(jurisdiction))
         .filter(departments::code.eq(seed.code))
